@@ -1,0 +1,444 @@
+"""Read and validate the admins' TOML files into domain objects.
+
+Every problem found is collected (with file, line, column and field path) instead of stopping at the
+first, so an admin fixes a file in one pass. Nothing here touches the database.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+
+from config.locate import locate
+from tracker.errors import DateParseError, Problem, RuleError
+from tracker.model import ROLES, Action, Contact, Measure, Obligation, Organisation, ReminderPolicy, Unit
+from tracker.rules import DueRule, rule_from_dict
+from tracker.thaidate import fiscal_year_bounds, format_thai_date, parse_date
+
+DESTINATION_SCHEMES = ("line", "line-notify", "mailto", "https", "http", "outbox")
+_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+_LINE_ID = re.compile(r"^[UCR][0-9a-f]{32}$")
+_OIT = re.compile(r"^O\d{1,3}$")
+_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+ORG_FIELDS = {"code", "name", "district", "province", "fiscal_year", "language", "admins"}
+TOP_FIELDS = {"organisation", "units", "executives", "measures", "actions", "closures", "reminders"}
+UNIT_FIELDS = {"code", "name", "contacts"}
+CONTACT_FIELDS = {"name", "role", "title", "destinations"}
+MEASURE_FIELDS = {"code", "title", "unit", "oit", "steps", "obligations"}
+OBLIGATION_FIELDS = {"code", "title", "unit", "due", "done_when", "reminders"}
+ACTION_FIELDS = {"obligation", "date", "evidence", "note", "recorded_by", "period", "unit"}
+CLOSURE_FIELDS = {"date", "name"}
+POLICY_INT_LISTS = {"before_days"}
+POLICY_INTS = {
+    "overdue_after_working_days", "overdue_every_days", "overdue_max", "escalate_head_after_days",
+    "escalate_executives_after_days", "due_soon_days",
+}
+POLICY_BOOLS = {"on_due"}
+POLICY_TIMES = {"send_from", "send_until"}
+POLICY_FIELDS = POLICY_INT_LISTS | POLICY_INTS | POLICY_BOOLS | POLICY_TIMES
+
+
+@dataclass
+class OrgConfig:
+    """One organisation's file, validated: the organisation and the actions its file records."""
+
+    organisation: Organisation
+    actions: list[Action]
+    source: Path
+
+
+@dataclass
+class LoadResult:
+    orgs: list[OrgConfig] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.is_error]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if not p.is_error]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def org(self, code: str) -> OrgConfig:
+        for org in self.orgs:
+            if org.organisation.code == code:
+                return org
+        raise KeyError(code)
+
+
+def config_files(paths: Iterable[Path]) -> list[Path]:
+    """The TOML files named by `paths` (files, or folders searched for *.toml), in a stable order."""
+    files: list[Path] = []
+    for path in paths:
+        files.extend(sorted(path.glob("*.toml")) if path.is_dir() else [path])
+    return files
+
+
+def load_config(paths: Iterable[Path]) -> LoadResult:
+    """Load and validate every organisation file under `paths`. Never raises for bad content."""
+    result = LoadResult()
+    seen: dict[str, Path] = {}
+    files = config_files(paths)
+    if not files:
+        result.problems.append(Problem(", ".join(str(p) for p in paths), "no configuration files (*.toml) found"))
+    for file in files:
+        org = _load_file(file, result.problems)
+        if org is None:
+            continue
+        code = org.organisation.code
+        if code in seen:
+            result.problems.append(Problem(str(file), f"organisation code '{code}' is already used by {seen[code]}:"
+                                           " give each organisation its own code", field="organisation.code"))
+            continue
+        seen[code] = file
+        result.orgs.append(org)
+    return result
+
+
+def _load_file(file: Path, problems: list[Problem]) -> OrgConfig | None:
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        problems.append(Problem(str(file), f"cannot read the file: {exc.strerror}"))
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        problems.append(Problem(str(file), f"not UTF-8 text (byte {exc.start}): save the file as UTF-8"))
+        return None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line, column = _toml_position(exc)
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        problems.append(Problem(str(file), f"TOML syntax error: {message}", line=line, column=column))
+        return None
+    before = len([p for p in problems if p.is_error])
+    reader = _Reader(file, text, problems)
+    org = reader.organisation(data)
+    if org is None or len([p for p in problems if p.is_error]) > before:
+        return None
+    return OrgConfig(org[0], org[1], file)
+
+
+def _toml_position(exc: tomllib.TOMLDecodeError) -> tuple[int | None, int | None]:
+    lineno = getattr(exc, "lineno", None)
+    colno = getattr(exc, "colno", None)
+    if lineno is None and (m := re.search(r"at line (\d+), column (\d+)", str(exc))):
+        return int(m[1]), int(m[2])
+    return lineno, colno
+
+
+class _Reader:
+    """Walks one parsed file, turning dicts into domain objects and recording problems with locations."""
+
+    def __init__(self, file: Path, text: str, problems: list[Problem]) -> None:
+        self.file, self.text, self.problems = file, text, problems
+
+    # -- reporting
+    def error(self, path: str, message: str) -> None:
+        self.problems.append(Problem(str(self.file), message, field=path, line=locate(self.text, path)))
+
+    def warn(self, path: str, message: str) -> None:
+        self.problems.append(
+            Problem(str(self.file), message, field=path, line=locate(self.text, path), severity="warning")
+        )
+
+    def unknown_keys(self, path: str, data: dict[str, Any], allowed: set[str]) -> None:
+        for key in sorted(set(data) - allowed):
+            where = f"{path}.{key}" if path else key
+            self.error(where, f"unknown field '{key}': allowed are {', '.join(sorted(allowed))}")
+
+    # -- typed getters
+    def text_field(self, data: dict[str, Any], path: str, key: str, *, required: bool = True) -> str:
+        value = data.get(key)
+        if value is None:
+            if required:
+                self.error(f"{path}.{key}" if path else key, f"'{key}' is required")
+            return ""
+        if not isinstance(value, str) or (required and not value.strip()):
+            self.error(f"{path}.{key}", f"'{key}' must be a non-empty text in quotes")
+            return ""
+        return value.strip()
+
+    def table_list(self, data: dict[str, Any], key: str, path: str = "") -> list[dict[str, Any]]:
+        value = data.get(key, [])
+        where = f"{path}.{key}" if path else key
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            self.error(where, f"'{key}' must be a list of tables, written [[{where}]]")
+            return []
+        return value
+
+    def code(self, data: dict[str, Any], path: str, seen: dict[str, str], what: str) -> str:
+        code = self.text_field(data, path, "code")
+        if code and not _CODE.match(code):
+            self.error(f"{path}.code", f"{what} code '{code}' may hold only letters, digits, '.', '_' and '-'")
+        elif code in seen:
+            self.error(f"{path}.code", f"duplicate {what} code '{code}' (first used at {seen[code]})")
+        elif code:
+            seen[code] = path
+        return code
+
+    # -- sections
+    def organisation(self, data: dict[str, Any]) -> tuple[Organisation, list[Action]] | None:
+        self.unknown_keys("", data, TOP_FIELDS)
+        head = data.get("organisation")
+        if not isinstance(head, dict):
+            self.error("organisation", "an [organisation] table is required (code, name, district, province,"
+                       " fiscal_year)")
+            return None
+        self.unknown_keys("organisation", head, ORG_FIELDS)
+        code = self.code(head, "organisation", {}, "organisation")
+        fiscal_year = head.get("fiscal_year")
+        if not isinstance(fiscal_year, int) or isinstance(fiscal_year, bool):
+            self.error("organisation.fiscal_year", "'fiscal_year' is required: the B.E. fiscal year, e.g. 2566")
+            fiscal_year = 0
+        elif 1900 <= fiscal_year <= 2200:
+            self.error("organisation.fiscal_year",
+                       f"fiscal_year {fiscal_year} looks like a C.E. year: write the B.E. year {fiscal_year + 543}")
+        elif not 2400 <= fiscal_year <= 2700:
+            self.error("organisation.fiscal_year", f"fiscal_year {fiscal_year} is not a B.E. year such as 2566")
+        language = head.get("language", "th")
+        if language not in ("th", "en"):
+            self.error("organisation.language", f"language '{language}' must be \"th\" or \"en\"")
+            language = "th"
+        admins = tuple(self.contacts(head, "organisation", "admins", default_role="admin"))
+        policy = self.policy(data.get("reminders", {}), "reminders", ReminderPolicy())
+        units = self.units(data)
+        unit_codes = {u.code for u in units}
+        executives = tuple(self.contacts(data, "", "executives", default_role="head"))
+        measures = self.measures(data, unit_codes, policy)
+        obligation_codes = {o.code for m in measures for o in m.obligations}
+        org = Organisation(
+            code=code,
+            name=self.text_field(head, "organisation", "name"),
+            district=self.text_field(head, "organisation", "district"),
+            province=self.text_field(head, "organisation", "province"),
+            fiscal_year=fiscal_year,
+            units=tuple(units),
+            executives=executives,
+            admins=admins,
+            measures=tuple(measures),
+            closures=tuple(self.closures(data)),
+            policy=policy,
+            language=language,
+        )
+        actions = self.actions(data, obligation_codes, unit_codes, fiscal_year)
+        return org, actions
+
+    def units(self, data: dict[str, Any]) -> list[Unit]:
+        units, seen, names = [], {}, {}  # type: ignore[var-annotated]
+        for i, raw in enumerate(self.table_list(data, "units")):
+            path = f"units[{i}]"
+            self.unknown_keys(path, raw, UNIT_FIELDS)
+            code = self.code(raw, path, seen, "unit")
+            name = self.text_field(raw, path, "name")
+            if name in names:
+                self.error(f"{path}.name", f"unit name '{name}' is also used by {names[name]}")
+            names[name] = path
+            units.append(Unit(code, name, tuple(self.contacts(raw, path, "contacts"))))
+        if not units:
+            self.error("units", "at least one [[units]] table is required")
+        return units
+
+    def contacts(self, data: dict[str, Any], path: str, key: str, default_role: str = "officer") -> list[Contact]:
+        out = []
+        for i, raw in enumerate(self.table_list(data, key, path)):
+            where = f"{path}.{key}[{i}]" if path else f"{key}[{i}]"
+            self.unknown_keys(where, raw, CONTACT_FIELDS)
+            role = raw.get("role", default_role)
+            if role not in ROLES:
+                self.error(f"{where}.role", f"role '{role}' must be one of {', '.join(ROLES)}")
+            destinations = raw.get("destinations", [])
+            if not isinstance(destinations, list) or not all(isinstance(d, str) for d in destinations):
+                self.error(f"{where}.destinations", "'destinations' must be a list of texts such as"
+                           " [\"line://U…\", \"mailto:name@example.go.th\"]")
+                destinations = []
+            for d in destinations:
+                self.destination(d, f"{where}.destinations")
+            out.append(Contact(self.text_field(raw, where, "name"), str(role), tuple(destinations),
+                               self.text_field(raw, where, "title", required=False)))
+        return out
+
+    def destination(self, url: str, path: str) -> None:
+        scheme, _, rest = url.partition(":")
+        if scheme not in DESTINATION_SCHEMES:
+            self.error(path, f"destination '{scheme}:…' has an unknown scheme: use one of "
+                       + ", ".join(f"{s}:" for s in DESTINATION_SCHEMES))
+        elif scheme == "line":
+            target = rest.removeprefix("//")
+            if not _LINE_ID.match(target):
+                self.error(path, "a LINE destination is line://<ID>, with a user, group or room ID of U, C or R"
+                           " and 32 hex digits, as LINE's webhook reports it")
+        elif scheme == "line-notify":
+            name = rest.removeprefix("//")
+            if not _ENV_NAME.match(name):
+                self.error(path, "line-notify://<NAME> must name the environment variable that holds the token"
+                           " (e.g. line-notify://MAKHA_NOTIFY_TOKEN), never the token itself")
+            else:
+                self.warn(path, "LINE Notify ended on 31 March 2025 (บริการ LINE Notify ยุติแล้ว): use line://<ID>"
+                          " with the Messaging API, unless this points at a gateway that still speaks it")
+        elif scheme == "mailto" and "@" not in rest:
+            self.error(path, f"'{url}' is not an email address: write mailto:name@example.go.th")
+        elif scheme in ("https", "http") and re.search(r"(token|secret|key|password)=", rest, re.I):
+            self.error(path, "a webhook URL must not carry a secret in its query: put it in an environment variable")
+
+    def policy(self, raw: Any, path: str, base: ReminderPolicy) -> ReminderPolicy:
+        if not isinstance(raw, dict):
+            self.error(path, "'reminders' must be a table")
+            return base
+        self.unknown_keys(path, raw, POLICY_FIELDS)
+        values: dict[str, Any] = {}
+        for key, value in raw.items():
+            where = f"{path}.{key}"
+            if key in POLICY_INT_LISTS:
+                if not isinstance(value, list) or not all(isinstance(v, int) and v > 0 for v in value):
+                    self.error(where, f"'{key}' must be a list of whole numbers of days above 0, e.g. [30, 7, 1]")
+                else:
+                    values[key] = tuple(sorted(set(value), reverse=True))
+            elif key in POLICY_INTS:
+                if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                    self.error(where, f"'{key}' must be a whole number, 0 or more")
+                else:
+                    values[key] = value
+            elif key in POLICY_BOOLS:
+                if not isinstance(value, bool):
+                    self.error(where, f"'{key}' must be true or false")
+                else:
+                    values[key] = value
+            elif key in POLICY_TIMES:
+                parsed = _parse_time(value)
+                if parsed is None:
+                    self.error(where, f"'{key}' must be a time such as \"08:30\"")
+                else:
+                    values[key] = parsed
+        merged = base.merged(values)
+        if merged.send_from >= merged.send_until:
+            self.error(path, f"send_from {merged.send_from:%H:%M} must be before send_until {merged.send_until:%H:%M}")
+        return merged
+
+    def measures(self, data: dict[str, Any], units: set[str], policy: ReminderPolicy) -> list[Measure]:
+        out, seen, ob_seen = [], {}, {}  # type: ignore[var-annotated]
+        for i, raw in enumerate(self.table_list(data, "measures")):
+            path = f"measures[{i}]"
+            self.unknown_keys(path, raw, MEASURE_FIELDS)
+            code = self.code(raw, path, seen, "measure")
+            unit = self.unit_ref(raw, path, units, required=True)
+            oit = raw.get("oit")
+            if oit is not None and (not isinstance(oit, str) or not _OIT.match(oit)):
+                self.error(f"{path}.oit", f"OIT code {oit!r} must look like \"O10\" (letter O, then digits)")
+                oit = None
+            steps = raw.get("steps", [])
+            if not isinstance(steps, list) or not all(isinstance(s, str) for s in steps):
+                self.error(f"{path}.steps", "'steps' must be a list of texts")
+                steps = []
+            obligations = []
+            for j, ob in enumerate(self.table_list(raw, "obligations", path)):
+                obligations.append(self.obligation(ob, f"{path}.obligations[{j}]", code, unit, units, policy, ob_seen))
+            if not obligations:
+                self.warn(path, f"measure '{code}' has no obligations: nothing will be tracked or reminded")
+            out.append(Measure(code, self.text_field(raw, path, "title"), unit, oit, tuple(steps), tuple(obligations)))
+        return out
+
+    def obligation(self, raw: dict[str, Any], path: str, measure: str, measure_unit: str, units: set[str],
+                   policy: ReminderPolicy, seen: dict[str, str]) -> Obligation:
+        self.unknown_keys(path, raw, OBLIGATION_FIELDS)
+        code = self.code(raw, path, seen, "obligation")
+        unit = self.unit_ref(raw, path, units, required=False) or measure_unit
+        rule: DueRule | None = None
+        due = raw.get("due")
+        if due is None:
+            self.warn(path, f"obligation '{code}' has no deadline ('due'): it is listed but never reminded")
+        elif not isinstance(due, dict):
+            self.error(f"{path}.due", "'due' must be a table such as { kind = \"month\", month = 10 }")
+        else:
+            try:
+                rule = rule_from_dict(due)
+            except (RuleError, DateParseError) as exc:
+                self.error(f"{path}.due", str(exc))
+        ob_policy = self.policy(raw["reminders"], f"{path}.reminders", policy) if "reminders" in raw else policy
+        return Obligation(code, self.text_field(raw, path, "title"), measure, unit, rule, ob_policy,
+                          self.text_field(raw, path, "done_when", required=False))
+
+    def unit_ref(self, raw: dict[str, Any], path: str, units: set[str], *, required: bool) -> str:
+        unit = self.text_field(raw, path, "unit", required=required)
+        if unit and unit not in units:
+            self.error(f"{path}.unit", f"unknown unit '{unit}': define it under [[units]] or use one of "
+                       + ", ".join(sorted(units)))
+        return unit
+
+    def closures(self, data: dict[str, Any]) -> list[tuple[date, str]]:
+        out = []
+        for i, raw in enumerate(self.table_list(data, "closures")):
+            path = f"closures[{i}]"
+            self.unknown_keys(path, raw, CLOSURE_FIELDS)
+            day = self.date_field(raw, path, "date")
+            if day is not None:
+                out.append((day, self.text_field(raw, path, "name", required=False) or "วันหยุดราชการเพิ่มเติม"))
+        return out
+
+    def actions(self, data: dict[str, Any], obligations: set[str], units: set[str], fy: int) -> list[Action]:
+        out = []
+        bounds = fiscal_year_bounds(fy) if fy else None
+        for i, raw in enumerate(self.table_list(data, "actions")):
+            path = f"actions[{i}]"
+            self.unknown_keys(path, raw, ACTION_FIELDS)
+            ob = self.text_field(raw, path, "obligation")
+            if ob and ob not in obligations:
+                self.error(f"{path}.obligation", f"unknown obligation '{ob}': use the code of an obligation"
+                           " under [[measures.obligations]]")
+            day = self.date_field(raw, path, "date")
+            unit = self.unit_ref(raw, path, units, required=False) or None
+            evidence = self.text_field(raw, path, "evidence", required=False)
+            if evidence and not evidence.startswith(("http://", "https://")):
+                self.error(f"{path}.evidence", "'evidence' must be a web link starting with https://")
+            if day is None:
+                continue
+            if bounds is not None and day not in bounds:
+                self.warn(f"{path}.date", f"action dated {format_thai_date(day)} ({day.isoformat()}) is outside"
+                          f" fiscal year {fy} ({format_thai_date(bounds.start)} – {format_thai_date(bounds.end)}):"
+                          " check the year; it is kept as written")
+            out.append(Action(ob, day, evidence, self.text_field(raw, path, "note", required=False),
+                              self.text_field(raw, path, "recorded_by", required=False) or "config",
+                              None, raw.get("period"), unit))
+        return out
+
+    def date_field(self, raw: dict[str, Any], path: str, key: str) -> date | None:
+        value = raw.get(key)
+        where = f"{path}.{key}"
+        if isinstance(value, datetime):
+            return value.date()
+        if isinstance(value, date):
+            return value
+        if isinstance(value, str):
+            return _try(lambda: parse_date(value), lambda msg: self.error(where, msg))
+        self.error(where, f"'{key}' is required: a date such as 2023-04-05 or \"5/4/2566\"")
+        return None
+
+
+def _try(make: Callable[[], date], report: Callable[[str], None]) -> date | None:
+    try:
+        return make()
+    except DateParseError as exc:
+        report(str(exc))
+        return None
+
+
+def _parse_time(value: Any) -> time | None:
+    if isinstance(value, time):
+        return value
+    if isinstance(value, str) and (m := _TIME.match(value)):
+        return time(int(m[1]), int(m[2]))
+    return None
