@@ -1,0 +1,233 @@
+"""What every channel shares: the message and receipt value objects, typed delivery failures,
+one HTTP helper that maps provider answers onto temporary/permanent errors, and secret masking.
+
+A notifier's contract: `send(destination, message)` returns a `Receipt` or raises `DeliveryError`.
+It never returns a bare failure flag and never lets a secret reach an exception, a repr or a log.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from types import TracebackType
+from typing import Any, ClassVar, Self
+from urllib.parse import urlsplit
+
+import requests
+
+from config.settings import Secret, Settings
+from tracker.errors import TrackerError
+
+MASK = "****"
+# Fixed namespace so that the same notification key yields the same provider key in every process.
+KEY_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://ita-tracker.invalid/notifications")
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """One notification, already rendered. `key` is its natural key, stable across attempts."""
+
+    key: str
+    subject: str
+    text: str
+    html: str | None = None
+    line_text: str | None = None
+    lang: str = "th"
+
+    @property
+    def short_text(self) -> str:
+        """The text for chat channels: `line_text` when given, else the full text."""
+        return self.line_text if self.line_text is not None else self.text
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the provider answered when it accepted a message."""
+
+    provider_status: int | None
+    provider_message_id: str | None
+    detail: str = ""
+
+
+class DeliveryError(TrackerError):
+    """A message was not delivered. `permanent` errors disable the destination; temporary ones
+    are retried (not before `retry_after` seconds when the provider said so).
+    The reason never contains a secret."""
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        permanent: bool,
+        retry_after: float | None = None,
+        provider_status: int | None = None,
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+        self.retry_after = retry_after
+        self.provider_status = provider_status
+
+    def __repr__(self) -> str:
+        kind = "permanent" if self.permanent else "temporary"
+        return f"DeliveryError({self.reason!r}, {kind}, status={self.provider_status})"
+
+
+def idempotency_key(message_key: str) -> str:
+    """A UUID derived deterministically from a notification key (LINE retry key, Idempotency-Key)."""
+    return str(uuid.uuid5(KEY_NAMESPACE, message_key))
+
+
+def mask_secrets(text: str, secrets: Iterable[str | Secret | None]) -> str:
+    """`text` with every occurrence of every known secret replaced by ****."""
+    for secret in secrets:
+        value = secret.reveal() if isinstance(secret, Secret) else secret
+        if value:
+            text = text.replace(value, MASK)
+    return text
+
+
+def _mask_id(value: str) -> str:
+    return value if len(value) <= 9 else f"{value[:5]}…{value[-4:]}"
+
+
+def _mask_address(address: str) -> str:
+    local, at, domain = address.strip().partition("@")
+    if not at:
+        return MASK
+    return f"{local[:1]}***@{domain}"
+
+
+def mask_destination(url: str) -> str:
+    """A destination URL safe to print: IDs shortened, tokens, paths and query strings hidden."""
+    scheme, colon, rest = url.partition(":")
+    scheme = scheme.lower()
+    if not colon:
+        return MASK
+    if scheme == "line":
+        return f"line://{_mask_id(rest.removeprefix('//').strip('/'))}"
+    if scheme == "line-notify":
+        return f"line-notify://{MASK}"
+    if scheme == "mailto":
+        addresses = rest.partition("?")[0]
+        return "mailto:" + ",".join(_mask_address(a) for a in addresses.split(",") if a.strip())
+    if scheme == "outbox":
+        return url
+    if rest.startswith("//"):
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        netloc = host + (f":{parts.port}" if parts.port else "")
+        if parts.username or parts.password:
+            netloc = f"{MASK}@{netloc}"
+        hidden = parts.path.strip("/") or parts.query or parts.fragment
+        return f"{scheme}://{netloc}/{MASK}" if hidden else f"{scheme}://{netloc}"
+    return f"{scheme}:{MASK}"
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """`Retry-After` as seconds from `now`: either delay-seconds or an HTTP-date; None if absent/bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if re.fullmatch(r"\d+(\.\d+)?", value):
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def _provider_message(response: requests.Response) -> str:
+    try:
+        body: Any = response.json()
+    except ValueError:
+        return response.text[:200].strip()
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return str(body["message"])[:200]
+    return ""
+
+
+class Notifier(ABC):
+    """One channel. Subclasses set `scheme` and implement `send`; HTTP goes through `_request`."""
+
+    scheme: ClassVar[str]
+
+    def __init__(self, settings: Settings, session: requests.Session | None = None) -> None:
+        self.settings = settings
+        self._session = session
+        self._owns_session = session is None
+
+    @abstractmethod
+    def send(self, destination: str, message: OutgoingMessage) -> Receipt:
+        """Deliver `message` to `destination` or raise `DeliveryError`."""
+
+    @property
+    def session(self) -> requests.Session:
+        if self._session is None:
+            self._session = requests.Session()
+            self._session.headers["User-Agent"] = "ita-tracker/0.1"
+        return self._session
+
+    def close(self) -> None:
+        """Close the HTTP session if this notifier created it (a caller-provided one is the caller's)."""
+        if self._owns_session and self._session is not None:
+            self._session.close()
+            self._session = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(scheme={self.scheme!r})"
+
+    def _secrets(self) -> list[str | Secret | None]:
+        """Secrets this notifier may hold; scrubbed from any provider text put in a reason."""
+        return []
+
+    def _request(
+        self, method: str, url: str, *, what: str, ok: Iterable[int] = (), **kwargs: Any
+    ) -> requests.Response:
+        """Send one HTTP request; return the response if 2xx (or listed in `ok`), else raise
+        `DeliveryError`: 429, 5xx, 408, timeouts and connection errors are temporary, other 4xx
+        permanent. `what` names the channel in the reason; the URL in a reason is always masked."""
+        try:
+            response = self.session.request(method, url, timeout=self.settings.http_timeout_seconds, **kwargs)
+        except requests.Timeout:
+            raise DeliveryError(
+                f"{what}: no answer from {mask_destination(url)} within "
+                f"{self.settings.http_timeout_seconds:g}s",
+                permanent=False,
+            ) from None
+        except requests.RequestException as exc:
+            raise DeliveryError(
+                f"{what}: could not reach {mask_destination(url)} ({type(exc).__name__})", permanent=False
+            ) from None
+        status = response.status_code
+        if 200 <= status < 300 or status in set(ok):
+            return response
+        detail = _provider_message(response)
+        detail = mask_secrets(detail, self._secrets())
+        reason = f"{what}: HTTP {status} from {mask_destination(url)}" + (f": {detail}" if detail else "")
+        temporary = status in (408, 429) or status >= 500
+        retry_after = parse_retry_after(response.headers.get("Retry-After"), datetime.now(UTC))
+        raise DeliveryError(
+            reason,
+            permanent=not temporary,
+            retry_after=retry_after if temporary else None,
+            provider_status=status,
+        )

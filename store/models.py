@@ -1,0 +1,185 @@
+"""SQLAlchemy 2 typed models. Timestamps are stored in UTC (naive in the column, aware in Python).
+
+Rows are keyed by the codes admins write (organisation, unit, measure, obligation codes), so reloading a
+configuration updates in place. Nothing that an officer logged (actions) is ever deleted by a reload:
+obligations that vanish from the configuration are marked inactive instead.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out; naive UTC in the column on every backend."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column: pass an aware datetime")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class OrganisationRow(Base):
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    district: Mapped[str] = mapped_column(String(255))
+    province: Mapped[str] = mapped_column(String(255))
+    fiscal_year: Mapped[int] = mapped_column(Integer)
+    language: Mapped[str] = mapped_column(String(8), default="th")
+    policy: Mapped[dict[str, Any]] = mapped_column(JSON)
+    closures: Mapped[list[Any]] = mapped_column(JSON)
+    source: Mapped[str] = mapped_column(Text, default="")
+    config_hash: Mapped[str] = mapped_column(String(64), default="")
+    updated_at: Mapped[datetime]
+
+    units: Mapped[list[UnitRow]] = relationship(back_populates="organisation", order_by="UnitRow.position")
+    contacts: Mapped[list[ContactRow]] = relationship(order_by="ContactRow.position", cascade="all, delete-orphan")
+
+
+class UnitRow(Base):
+    __tablename__ = "units"
+    __table_args__ = (UniqueConstraint("org_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(255))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    organisation: Mapped[OrganisationRow] = relationship(back_populates="units")
+
+
+class ContactRow(Base):
+    """A unit's contact, an executive or an admin. Replaced wholesale on every reload: nothing refers to
+    a contact row; reminders name their recipient and destination by value."""
+
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # unit | executive | admin
+    unit_code: Mapped[str | None] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(255), default="")
+    destinations: Mapped[list[Any]] = mapped_column(JSON)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class MeasureRow(Base):
+    __tablename__ = "measures"
+    __table_args__ = (UniqueConstraint("org_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(Text)
+    unit_code: Mapped[str] = mapped_column(String(64))
+    oit: Mapped[str | None] = mapped_column(String(16))
+    steps: Mapped[list[Any]] = mapped_column(JSON)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ObligationRow(Base):
+    __tablename__ = "obligations"
+    __table_args__ = (UniqueConstraint("org_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    measure_id: Mapped[int] = mapped_column(ForeignKey("measures.id", ondelete="CASCADE"), index=True)
+    code: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(Text)
+    unit_code: Mapped[str] = mapped_column(String(64))
+    rule: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    policy: Mapped[dict[str, Any]] = mapped_column(JSON)
+    done_when: Mapped[str] = mapped_column(Text, default="")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class OccurrenceRow(Base):
+    """One deadline of an obligation, materialised so that reminders can be planned in SQL.
+
+    `done_on` is the date of the first action attributed to it (kept up to date whenever actions or
+    occurrences change); `active` is false when a rule edit made the occurrence disappear.
+    """
+
+    __tablename__ = "occurrences"
+    __table_args__ = (
+        UniqueConstraint("obligation_id", "period"),
+        Index("ix_occurrences_open_due", "active", "due"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    obligation_id: Mapped[int] = mapped_column(ForeignKey("obligations.id", ondelete="CASCADE"))
+    fiscal_year: Mapped[int] = mapped_column(Integer)
+    period: Mapped[str] = mapped_column(String(32))
+    window_start: Mapped[date] = mapped_column(Date)
+    due: Mapped[date] = mapped_column(Date)
+    done_on: Mapped[date | None] = mapped_column(Date)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ActionRow(Base):
+    """Work an officer logged. Never deleted by a configuration reload."""
+
+    __tablename__ = "actions"
+    __table_args__ = (UniqueConstraint("org_id", "source_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    obligation_id: Mapped[int] = mapped_column(ForeignKey("obligations.id", ondelete="RESTRICT"), index=True)
+    done_on: Mapped[date] = mapped_column(Date)
+    evidence: Mapped[str] = mapped_column(Text, default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+    recorded_by: Mapped[str] = mapped_column(String(255), default="")
+    recorded_at: Mapped[datetime]
+    period: Mapped[str | None] = mapped_column(String(32))
+    unit_code: Mapped[str | None] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(16), default="cli")  # config | cli | import | web
+    source_key: Mapped[str | None] = mapped_column(String(128))
