@@ -21,8 +21,15 @@ from cli.common import (
 from config.loader import LoadResult, load_config
 from jobs import sync_config
 from store.db import migrate, safe_url, session_scope
-from store.repo import ensure_occurrences, list_actions, load_organisation, org_codes, org_row, record_action
-from store.repo import refresh_done
+from store.repo import (
+    ensure_occurrences,
+    list_actions,
+    load_organisation,
+    org_codes,
+    org_row,
+    record_action,
+    refresh_done,
+)
 from tracker.errors import Problem
 from tracker.model import Action, Organisation
 from tracker.status import OccurrenceStatus, status_label, statuses

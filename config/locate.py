@@ -34,7 +34,8 @@ def locate(text: str, path: str) -> int | None:
     while i < len(segments):
         name = segments[i]
         assert isinstance(name, str)
-        index = segments[i + 1] if i + 1 < len(segments) and isinstance(segments[i + 1], int) else None
+        following = segments[i + 1] if i + 1 < len(segments) else None
+        index = following if isinstance(following, int) else None
         dotted = ".".join([*table, name])
         if index is not None:
             block = _nth_array_table(lines, dotted, index, start, end)

@@ -14,10 +14,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config.loader import OrgConfig
-from tracker.errors import NotFoundError
-from tracker.model import Action, Contact, Measure, Obligation, Organisation, ReminderPolicy, Unit
-from tracker.rules import Occurrence, rule_from_dict
-from tracker.status import attribute_actions
 from store.models import (
     ActionRow,
     ContactRow,
@@ -27,6 +23,10 @@ from store.models import (
     OrganisationRow,
     UnitRow,
 )
+from tracker.errors import NotFoundError
+from tracker.model import Action, Contact, Measure, Obligation, Organisation, ReminderPolicy, Unit
+from tracker.rules import Occurrence, rule_from_dict
+from tracker.status import attribute_actions
 
 # ---------------------------------------------------------------- policy codec
 
@@ -136,7 +136,7 @@ def _sync_units(session: Session, org_row: OrganisationRow, org: Organisation, r
 
 
 def _sync_contacts(session: Session, org_row: OrganisationRow, org: Organisation) -> None:
-    wanted = [("unit", u.code, c) for u in org.units for c in u.contacts]
+    wanted: list[tuple[str, str | None, Contact]] = [("unit", u.code, c) for u in org.units for c in u.contacts]
     wanted += [("executive", None, c) for c in org.executives] + [("admin", None, c) for c in org.admins]
     org_row.contacts = [
         ContactRow(org_id=org_row.id, kind=kind, unit_code=unit, name=c.name, role=c.role, title=c.title,

@@ -280,7 +280,7 @@ def rule_from_dict(data: dict[str, Any]) -> DueRule:
     if kind == "fiscal_year":
         return FiscalYearRule(policy)
     try:
-        frequency = Frequency(data.get("every"))
+        frequency = Frequency(str(data.get("every")))
     except ValueError:
         raise RuleError(
             f"every {data.get('every')!r} must be one of {', '.join(f.value for f in Frequency)}"
