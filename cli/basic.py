@@ -152,6 +152,9 @@ def cmd_status(args: argparse.Namespace, ctx: Context) -> int:
     fy = args.fy or fiscal_year(today)
     with session_scope(ctx.engine()) as session:
         codes = [args.org] if args.org else org_codes(session)
+    if not codes:
+        ctx.print("no organisation in the database yet: run `tracker sync` (or `tracker run`) first")
+        return EXIT_INVALID
     rows: list[dict[str, Any]] = []
     boards = []
     for code in codes:
