@@ -183,3 +183,85 @@ class ActionRow(Base):
     unit_code: Mapped[str | None] = mapped_column(String(64))
     source: Mapped[str] = mapped_column(String(16), default="cli")  # config | cli | import | web
     source_key: Mapped[str | None] = mapped_column(String(128))
+
+
+# ---------------------------------------------------------------- outbox (reminders, digests, alerts)
+
+
+class OutboxRow(Base):
+    """One message to one destination. `key` is its natural key (UNIQUE): planning twice, or from two
+    processes at once, cannot create it twice. Reminders point at their occurrence; digests and alerts
+    have none. Reminder texts are rendered on first claim (planning stays set-based and cheap) and then
+    kept, so that every retry sends exactly the same message."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_claim", "status", "next_attempt_at"),
+        Index("ix_outbox_occurrence", "occurrence_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(16), default="reminder")  # reminder | digest | alert
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    occurrence_id: Mapped[int | None] = mapped_column(ForeignKey("occurrences.id", ondelete="CASCADE"))
+    stage: Mapped[str] = mapped_column(String(32), default="")
+    merged_stages: Mapped[str] = mapped_column(String(200), default="")
+    stage_day: Mapped[date | None] = mapped_column(Date)
+    recipient: Mapped[str] = mapped_column(String(255))
+    destination: Mapped[str] = mapped_column(String(512))
+    lang: Mapped[str] = mapped_column(String(8), default="th")
+    subject: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str | None] = mapped_column(Text)
+    html: Mapped[str | None] = mapped_column(Text)
+    line_text: Mapped[str | None] = mapped_column(Text)
+    send_after: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    provider_message_id: Mapped[str | None] = mapped_column(String(255))
+    skip_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
+class DeliveryAttemptRow(Base):
+    """Every attempt to send an outbox message, successful or not."""
+
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime]
+    outcome: Mapped[str] = mapped_column(String(16))  # sent | temporary | permanent
+    provider_status: Mapped[int | None] = mapped_column(Integer)
+    provider_message_id: Mapped[str | None] = mapped_column(String(255))
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DestinationHealthRow(Base):
+    """A destination that failed permanently (bad token, blocked account): not sent to until cleared."""
+
+    __tablename__ = "destination_health"
+    __table_args__ = (UniqueConstraint("org_id", "url"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(String(512))
+    broken_at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class PlannerMarkRow(Base):
+    """The last day planned, per scope ("*" or an organisation code): what lies between it and today
+    fell while the planner was not running, and is caught up (or recorded as skipped)."""
+
+    __tablename__ = "planner_marks"
+
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)
+    through: Mapped[date] = mapped_column(Date)
+    updated_at: Mapped[datetime]
