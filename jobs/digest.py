@@ -1,0 +1,120 @@
+"""The monthly digest sweep: on the first working day of a month, from a configurable hour (Bangkok),
+one digest per executive per destination, queued in the outbox for the dispatcher to send.
+
+Idempotent per (organisation, month, recipient, destination) through the outbox's unique key: the sweep
+may run every few minutes, in two processes at once, or again after a restart, and each executive still
+gets one digest. After downtime the digest is still sent on the following working days, within the grace
+period; later than that, a "monthly" digest would arrive when the next one is nearly due.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from jobs.digest_render import RenderedDigest, render_digest
+from jobs.enqueue import NewMessage, enqueue, natural_key
+from store.models import OutboxRow
+from store.repo import (
+    ensure_occurrences,
+    list_actions,
+    load_organisation,
+    org_codes,
+    org_row,
+    refresh_done,
+    stored_occurrences,
+)
+from tracker.digest import Digest, build_digest, digest_day
+from tracker.model import Organisation
+from tracker.thaidate import fiscal_year
+
+BANGKOK = ZoneInfo("Asia/Bangkok")
+DEFAULT_HOUR = time(9, 0)
+DEFAULT_GRACE_DAYS = 3
+
+
+@dataclass
+class DigestResult:
+    created: int = 0
+    already_queued: int = 0
+    orgs: list[str] = field(default_factory=list)  # organisations whose digest was due at `now`
+
+
+@dataclass(frozen=True)
+class ComposedDigest:
+    digest: Digest
+    rendered: RenderedDigest
+    messages: tuple[NewMessage, ...]
+
+
+def is_due(org: Organisation, local: datetime, hour: time, grace_days: int) -> bool:
+    """Whether `local` (Bangkok) is a time to send this month's digest: from `hour` on its digest day,
+    or on a later working day within `grace_days` (catch-up after downtime)."""
+    day = digest_day(org.calendar, local.year, local.month)
+    today = local.date()
+    if not day <= today <= day + timedelta(days=grace_days):
+        return False
+    return org.calendar.is_working_day(today) and local.time() >= hour
+
+
+def month_key(year: int, month: int) -> str:
+    return f"{year:04d}-{month:02d}"
+
+
+def recipients(org: Organisation) -> list[tuple[str, str]]:
+    """(executive, destination) pairs: an executive on LINE and mail gets the digest on both."""
+    return [(ex.name, dest) for ex in org.executives for dest in ex.destinations]
+
+
+def digest_key(org: str, year: int, month: int, recipient: str, destination: str) -> str:
+    return natural_key("digest", org, month_key(year, month), recipient, destination)
+
+
+def compose(session: Session, code: str, year: int, month: int, today: date, now: datetime) -> ComposedDigest:
+    """Build and render the digest of (`year`, `month`) as it stands on `today`, with one outbox message
+    per executive destination (not inserted: see `enqueue`)."""
+    org = load_organisation(session, code)
+    org_id = org_row(session, code).id
+    fy = fiscal_year(today)
+    if ensure_occurrences(session, org_id, org, fy):
+        refresh_done(session, org_id)
+    # The previous fiscal year too: what is still overdue from it belongs in the digest.
+    occurrences = stored_occurrences(session, code, fy - 1) + stored_occurrences(session, code, fy)
+    actions = [s.action for s in list_actions(session, code)]
+    digest = build_digest(org, occurrences, actions, year, month, today)
+    rendered = render_digest(digest, org.language)
+    messages = tuple(
+        NewMessage(key=digest_key(org.code, year, month, name, dest), kind="digest", org_id=org_id,
+                   recipient=name, destination=dest, subject=rendered.subject, text=rendered.text,
+                   html=rendered.html, line_text=rendered.line_text, send_after=now, lang=org.language,
+                   stage="digest")
+        for name, dest in recipients(org)
+    )
+    return ComposedDigest(digest, rendered, messages)
+
+
+def run_once(session: Session, now: datetime, org: str | None = None, *, hour: time = DEFAULT_HOUR,
+             grace_days: int = DEFAULT_GRACE_DAYS) -> DigestResult:
+    """Queue the digests due at `now` (aware). Safe to call as often as you like."""
+    local = now.astimezone(BANGKOK)
+    result = DigestResult()
+    for code in [org] if org else org_codes(session):
+        organisation = load_organisation(session, code)
+        if not is_due(organisation, local, hour, grace_days):
+            continue
+        result.orgs.append(code)
+        keys = [digest_key(code, local.year, local.month, name, dest) for name, dest in recipients(organisation)]
+        queued = set(session.scalars(select(OutboxRow.key).where(OutboxRow.key.in_(keys))))
+        if queued and queued >= set(keys):
+            # Rendering costs more than the lookup: skip it when every executive already has theirs.
+            result.already_queued += len(keys)
+            continue
+        composed = compose(session, code, local.year, local.month, local.date(), now)
+        created = enqueue(session, composed.messages, now)
+        result.created += created
+        result.already_queued += len(composed.messages) - created
+    return result
