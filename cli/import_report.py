@@ -156,7 +156,8 @@ def summary_text(org: str, report: ParsedReport, plan: ImportPlan) -> str:
             lines.append(f"    {obligation_code(m, i)}: {due} — {o.text}")
         for a in m.actions:
             target = obligation_code(m, a.obligation) if a.obligation else "-"
-            lines.append(f"    action {a.date.isoformat() if a.date else 'no date'} → {target} [{a.unit_name}] {a.text}")
+            done = a.date.isoformat() if a.date else "no date"
+            lines.append(f"    action {done} → {target} [{a.unit_name}] {a.text}")
     if plan.warnings:
         lines += ["", "warnings:"] + [f"  {w}" for w in plan.warnings]
     return "\n".join(lines)

@@ -67,7 +67,7 @@ def render_docx(report: ProgressReport) -> bytes:
     import docx
     from docx.enum.section import WD_ORIENT
     from docx.enum.text import WD_ALIGN_PARAGRAPH
-    from docx.shared import Mm, Pt
+    from docx.shared import Mm
 
     document = docx.Document()
     section = document.sections[0]
@@ -136,7 +136,7 @@ def _set_font(element: Any, *, size: int, bold: bool = False, italic: bool = Fal
     """Set TH Sarabun New for every script on a run or style (`w:rFonts` ascii, hAnsi, eastAsia and
     cs: Word draws Thai with the complex-script font) and the size for both (`w:sz`, `w:szCs`)."""
     from docx.oxml.ns import qn
-    from docx.oxml.shared import OxmlElement
+    from docx.oxml.parser import OxmlElement
 
     props = element.get_or_add_rPr()
     fonts = props.get_or_add_rFonts()
@@ -157,7 +157,7 @@ def _set_font(element: Any, *, size: int, bold: bool = False, italic: bool = Fal
 
 def _repeat_header(row: Any) -> None:
     from docx.oxml.ns import qn
-    from docx.oxml.shared import OxmlElement
+    from docx.oxml.parser import OxmlElement
 
     props = row._tr.get_or_add_trPr()
     marker = OxmlElement("w:tblHeader")
