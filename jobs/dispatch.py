@@ -1,0 +1,147 @@
+"""Dispatch the outbox: claim due messages with a lease, send them concurrently, record every attempt.
+
+The pipeline keeps the network busy: while worker threads send one batch, the main thread claims and
+renders the next, then records the finished batch. Each message is sent with its natural key, which the
+notifiers turn into the provider's idempotency key (LINE's `X-Line-Retry-Key`): a dispatcher that dies
+between sending and recording leaves a leased row whose lease expires; the next run sends it again with
+the same key, LINE answers 409 ("already accepted"), and the message is delivered exactly once.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy import Engine, Text, cast, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from config.settings import Settings
+from jobs import outbox_store
+from jobs.outbox_store import Claimed, Outcome
+from jobs.plan import cancel_done
+from jobs.plan_context import closures_from_text, policy_from_text
+from jobs.ratelimit import ChannelLimits
+from jobs.render_outbox import render_missing
+from notifiers.base import DeliveryError, OutgoingMessage, Receipt
+from notifiers.registry import route_to_outbox, scheme_of
+from store.models import OrganisationRow
+from tracker.reminders import BANGKOK
+from tracker.workdays import WorkCalendar
+
+MAX_ATTEMPTS = 8
+
+
+class Sender(Protocol):
+    """What the dispatcher needs from `notifiers.registry.Notifiers` (tests may pass a recorder)."""
+
+    settings: Settings
+
+    def send(self, destination: str, message: OutgoingMessage) -> Receipt: ...
+
+
+@dataclass
+class DispatchResult:
+    claimed: int = 0
+    statuses: Counter[str] = field(default_factory=Counter)
+    closed_orgs: int = 0  # organisations outside their sending hours (their messages wait)
+
+    @property
+    def sent(self) -> int:
+        return self.statuses["sent"]
+
+
+def open_org_ids(session: Session, now: datetime, org: str | None = None) -> tuple[list[int] | None, int]:
+    """Organisations (all, or the one named) inside their sending hours on a working day at `now`:
+    (their ids, or None when every organisation is open; how many are closed)."""
+    local = now.astimezone(BANGKOK)
+    open_ids, closed = [], 0
+    query = select(OrganisationRow.id, cast(OrganisationRow.policy, Text), cast(OrganisationRow.closures, Text))
+    rows = session.execute(query if org is None else query.where(OrganisationRow.code == org))
+    for org_id, policy_text, closures in rows:
+        policy = policy_from_text(policy_text)
+        calendar = WorkCalendar.with_closures(closures_from_text(closures))
+        if calendar.is_working_day(local.date()) and policy.send_from <= local.time() < policy.send_until:
+            open_ids.append(org_id)
+        else:
+            closed += 1
+    return (None if closed == 0 and org is None else open_ids), closed
+
+
+def send_one(sender: Sender, limits: ChannelLimits, claimed: Claimed, clock: Callable[[], datetime],
+             after_send: Callable[[Claimed], None] | None) -> Outcome:
+    """Send one message (in a worker thread). Never raises: every failure becomes a typed outcome."""
+    started = time.monotonic()
+    receipt: Receipt | None = None
+    error: DeliveryError | None = None
+    try:
+        target = route_to_outbox(claimed.destination, sender.settings)
+        limits.acquire(scheme_of(target))
+        started = time.monotonic()
+        receipt = sender.send(target, claimed.message)
+    except DeliveryError as exc:
+        error = exc
+    except ValueError as exc:  # an unknown scheme or malformed destination: sending again cannot help
+        error = DeliveryError(str(exc), permanent=True)
+    except Exception as exc:  # a bug or an unforeseen library error: retry, and keep the type for the log
+        error = DeliveryError(f"unexpected {type(exc).__name__} while sending", permanent=False)
+    if receipt is not None and after_send is not None:
+        after_send(claimed)
+    return Outcome(claimed, clock(), int((time.monotonic() - started) * 1000), receipt, error)
+
+
+def run_once(engine: Engine, now: datetime, notifiers: Sender, owner: str, *, lease_seconds: float = 300,
+             batch: int = 200, concurrency: int = 16, rate_limits: Mapping[str, float] | None = None,
+             max_attempts: int = MAX_ATTEMPTS, rng: random.Random | None = None,
+             after_send: Callable[[Claimed], None] | None = None, org: str | None = None) -> DispatchResult:
+    """Send every message due at `now` whose organisation is inside its sending hours.
+
+    `org` limits sending to one organisation. `owner` names this dispatcher in leases (unique per
+    process). `rate_limits` maps URL schemes to messages per second. `after_send` runs in the worker
+    right after a successful send (a test hook).
+    """
+    factory = sessionmaker(engine, expire_on_commit=False)
+    limits = ChannelLimits(rate_limits)
+    rng = rng or random.Random()
+    started = time.monotonic()
+
+    def clock() -> datetime:  # `now` advanced by the real time this run has taken
+        return now + timedelta(seconds=time.monotonic() - started)
+
+    result = DispatchResult()
+    with factory.begin() as session:
+        cancel_done(session, now.astimezone(BANGKOK).date())
+        org_ids, result.closed_orgs = open_org_ids(session, now, org)
+    if org_ids == []:
+        return result
+    in_flight: list[Future[Outcome]] = []
+    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="dispatch") as pool:
+        while True:
+            taken, claimed = _claim_batch(factory, owner, clock(), lease_seconds, batch, org_ids)
+            result.claimed += taken
+            result.statuses["skipped"] += taken - len(claimed)  # to destinations marked broken
+            if in_flight:
+                outcomes = [f.result() for f in in_flight]
+                with factory.begin() as session:
+                    result.statuses.update(outbox_store.record(session, outcomes, owner, max_attempts, rng).values())
+            if not taken:
+                break
+            in_flight = [pool.submit(send_one, notifiers, limits, c, clock, after_send) for c in claimed]
+    return result
+
+
+def _claim_batch(factory: sessionmaker[Session], owner: str, now: datetime, lease_seconds: float, batch: int,
+                 org_ids: list[int] | None) -> tuple[int, list[Claimed]]:
+    """Claim, render and load one batch: (rows claimed, messages to send)."""
+    with factory.begin() as session:
+        ids = outbox_store.claim(session, owner, now, lease_seconds, batch, org_ids)
+    if not ids:
+        return 0, []
+    with factory.begin() as session:
+        render_missing(session, ids)
+        return len(ids), outbox_store.skip_broken(session, outbox_store.load(session, ids, owner), owner)

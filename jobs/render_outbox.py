@@ -1,0 +1,57 @@
+"""Render the texts of claimed reminders and keep them in their outbox rows.
+
+Planning writes only keys and references (cheap, set-based); the text is rendered when a row is first
+claimed, then stored, so that every retry of a message sends exactly the same words, and `tracker
+outbox` shows what was sent. Reminders of one occurrence and stage share their text (only escalations
+greet their recipient), so rendering is cached per batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, cast
+
+from sqlalchemy import Table, and_, bindparam, select, update
+from sqlalchemy.orm import Session
+
+from messages.render import ReminderContent, RenderedMessage, render_reminder
+from store.models import MeasureRow, ObligationRow, OccurrenceRow, OrganisationRow, OutboxRow, UnitRow
+
+
+def _content_query(ids: Sequence[int]) -> Any:
+    return (
+        select(OutboxRow.id, OutboxRow.occurrence_id, OutboxRow.stage, OutboxRow.stage_day, OutboxRow.recipient,
+               OutboxRow.lang, OrganisationRow.code, OrganisationRow.name, MeasureRow.title, ObligationRow.code,
+               ObligationRow.title, ObligationRow.done_when, ObligationRow.unit_code, UnitRow.name,
+               OccurrenceRow.period, OccurrenceRow.due)
+        .join(OccurrenceRow, OccurrenceRow.id == OutboxRow.occurrence_id)
+        .join(ObligationRow, ObligationRow.id == OccurrenceRow.obligation_id)
+        .join(MeasureRow, MeasureRow.id == ObligationRow.measure_id)
+        .join(OrganisationRow, OrganisationRow.id == OutboxRow.org_id)
+        .outerjoin(UnitRow, and_(UnitRow.org_id == ObligationRow.org_id, UnitRow.code == ObligationRow.unit_code))
+        .where(OutboxRow.id.in_(list(ids)), OutboxRow.text.is_(None), OutboxRow.kind == "reminder")
+    )
+
+
+def render_missing(session: Session, ids: Sequence[int]) -> int:
+    """Render and store the texts of those of `ids` that have none yet. Returns how many were rendered."""
+    cache: dict[tuple[Any, ...], RenderedMessage] = {}
+    updates: list[dict[str, Any]] = []
+    for row in session.execute(_content_query(ids)):
+        (out_id, occ_id, stage, day, recipient, lang, org_code, org_name, measure, ob_code, ob_title, done_when,
+         unit_code, unit_name, period, due) = row
+        greeting = recipient if stage.startswith("escalation") else ""
+        cache_key = (occ_id, stage, day, greeting, lang)
+        if cache_key not in cache:
+            content = ReminderContent(org_code, org_name, measure, ob_code, ob_title, unit_name or unit_code,
+                                      done_when, period, due, day or due, stage, greeting)
+            cache[cache_key] = render_reminder(content, lang)
+        rendered = cache[cache_key]
+        updates.append({"b_id": out_id, "subject": rendered.subject, "text": rendered.text, "html": rendered.html,
+                        "line_text": rendered.line_text})
+    if updates:
+        table = cast(Table, OutboxRow.__table__)
+        stmt = update(table).where(table.c.id == bindparam("b_id"))
+        session.connection().execute(stmt, updates)
+    return len(updates)
+
