@@ -16,14 +16,14 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any, ClassVar, Self
-from urllib.parse import urlsplit
 
 import requests
 
 from config.settings import Secret, Settings
+from notifiers.masking import mask_destination as mask_destination  # re-exported
+from notifiers.masking import mask_secrets as mask_secrets  # re-exported
 from tracker.errors import TrackerError
 
-MASK = "****"
 # Fixed namespace so that the same notification key yields the same provider key in every process.
 KEY_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://ita-tracker.invalid/notifications")
 
@@ -81,54 +81,6 @@ class DeliveryError(TrackerError):
 def idempotency_key(message_key: str) -> str:
     """A UUID derived deterministically from a notification key (LINE retry key, Idempotency-Key)."""
     return str(uuid.uuid5(KEY_NAMESPACE, message_key))
-
-
-def mask_secrets(text: str, secrets: Iterable[str | Secret | None]) -> str:
-    """`text` with every occurrence of every known secret replaced by ****."""
-    for secret in secrets:
-        value = secret.reveal() if isinstance(secret, Secret) else secret
-        if value:
-            text = text.replace(value, MASK)
-    return text
-
-
-def _mask_id(value: str) -> str:
-    return value if len(value) <= 9 else f"{value[:5]}…{value[-4:]}"
-
-
-def _mask_address(address: str) -> str:
-    local, at, domain = address.strip().partition("@")
-    if not at:
-        return MASK
-    return f"{local[:1]}***@{domain}"
-
-
-def mask_destination(url: str) -> str:
-    """A destination URL safe to print: IDs shortened, tokens, paths and query strings hidden."""
-    scheme, colon, rest = url.partition(":")
-    scheme = scheme.lower()
-    if not colon:
-        return MASK
-    if scheme == "line":
-        return f"line://{_mask_id(rest.removeprefix('//').strip('/'))}"
-    if scheme == "line-notify":
-        return f"line-notify://{MASK}"
-    if scheme == "mailto":
-        addresses = rest.partition("?")[0]
-        return "mailto:" + ",".join(_mask_address(a) for a in addresses.split(",") if a.strip())
-    if scheme == "outbox":
-        return url
-    if rest.startswith("//"):
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        if ":" in host:
-            host = f"[{host}]"
-        netloc = host + (f":{parts.port}" if parts.port else "")
-        if parts.username or parts.password:
-            netloc = f"{MASK}@{netloc}"
-        hidden = parts.path.strip("/") or parts.query or parts.fragment
-        return f"{scheme}://{netloc}/{MASK}" if hidden else f"{scheme}://{netloc}"
-    return f"{scheme}:{MASK}"
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:
@@ -200,7 +152,14 @@ class Notifier(ABC):
         return []
 
     def _request(
-        self, method: str, url: str, *, what: str, ok: Iterable[int] = (), **kwargs: Any
+        self,
+        method: str,
+        url: str,
+        *,
+        what: str,
+        ok: Iterable[int] = (),
+        secrets: Iterable[str | Secret | None] = (),
+        **kwargs: Any,
     ) -> requests.Response:
         """Send one HTTP request; return the response if 2xx (or listed in `ok`), else raise
         `DeliveryError`: 429, 5xx, 408, timeouts and connection errors are temporary, other 4xx
@@ -209,8 +168,7 @@ class Notifier(ABC):
             response = self.session.request(method, url, timeout=self.settings.http_timeout_seconds, **kwargs)
         except requests.Timeout:
             raise DeliveryError(
-                f"{what}: no answer from {mask_destination(url)} within "
-                f"{self.settings.http_timeout_seconds:g}s",
+                f"{what}: no answer from {mask_destination(url)} within {self.settings.http_timeout_seconds:g}s",
                 permanent=False,
             ) from None
         except requests.RequestException as exc:
@@ -221,7 +179,7 @@ class Notifier(ABC):
         if 200 <= status < 300 or status in set(ok):
             return response
         detail = _provider_message(response)
-        detail = mask_secrets(detail, self._secrets())
+        detail = mask_secrets(detail, [*self._secrets(), *secrets])
         reason = f"{what}: HTTP {status} from {mask_destination(url)}" + (f": {detail}" if detail else "")
         temporary = status in (408, 429) or status >= 500
         retry_after = parse_retry_after(response.headers.get("Retry-After"), datetime.now(UTC))

@@ -1,0 +1,111 @@
+"""LINE Messaging API push: `line://<userId|groupId|roomId>`.
+
+Every attempt of one notification carries the same `X-Line-Retry-Key`, so LINE delivers it at most
+once within 24 hours; a repeat of an accepted push answers 409, which means "already delivered".
+"""
+
+from __future__ import annotations
+
+import re
+
+import requests
+
+from config.settings import Secret
+from notifiers.base import (
+    DeliveryError,
+    Notifier,
+    OutgoingMessage,
+    Receipt,
+    idempotency_key,
+    mask_destination,
+)
+
+MAX_TEXT_UTF16 = 5000
+ELLIPSIS = "…"
+LINE_ID = re.compile(r"[UCR][0-9a-f]{32}")
+
+
+def utf16_len(text: str) -> int:
+    """Length in UTF-16 code units, as LINE counts: characters beyond the BMP (emoji) count twice."""
+    return sum(2 if ord(ch) > 0xFFFF else 1 for ch in text)
+
+
+def truncate_utf16(text: str, limit: int = MAX_TEXT_UTF16) -> str:
+    """`text` if it fits in `limit` UTF-16 code units, else its longest prefix that fits with "…"."""
+    if utf16_len(text) <= limit:
+        return text
+    budget = limit - utf16_len(ELLIPSIS)
+    used = 0
+    for index, ch in enumerate(text):
+        used += 2 if ord(ch) > 0xFFFF else 1
+        if used > budget:
+            return text[:index] + ELLIPSIS
+    return text  # unreachable: the text was longer than the limit
+
+
+def parse_line_destination(destination: str) -> str:
+    """The user, group or room ID of a `line://` URL; a malformed one is a permanent error."""
+    target = destination.removeprefix("line:").removeprefix("//").strip("/")
+    if not LINE_ID.fullmatch(target):
+        raise DeliveryError(
+            f"LINE destination {mask_destination(destination)} is not a user, group or room ID: "
+            "expected line:// followed by U, C or R and 32 lowercase hex digits "
+            "(the ID a follow or join webhook event carries)",
+            permanent=True,
+        )
+    return target
+
+
+class LineNotifier(Notifier):
+    """Push a text message through the LINE Messaging API."""
+
+    scheme = "line"
+
+    def _token(self) -> Secret:
+        token = self.settings.line_token
+        if not token:
+            name = self.settings.line_token_env
+            raise DeliveryError(
+                f"no LINE channel access token: set {name} (or {name}_FILE) to the channel's token",
+                permanent=True,
+            )
+        return token
+
+    def _secrets(self) -> list[str | Secret | None]:
+        return [self.settings.line_token]
+
+    def send(self, destination: str, message: OutgoingMessage) -> Receipt:
+        to = parse_line_destination(destination)
+        token = self._token()
+        body = {
+            "to": to,
+            "messages": [{"type": "text", "text": truncate_utf16(message.short_text)}],
+            "notificationDisabled": False,
+        }
+        response = self._request(
+            "POST",
+            f"{self.settings.line_api_base}/v2/bot/message/push",
+            what="LINE push",
+            ok=(409,),
+            json=body,
+            headers={
+                "Authorization": f"Bearer {token.reveal()}",
+                "X-Line-Retry-Key": idempotency_key(message.key),
+            },
+        )
+        if response.status_code == 409:
+            accepted = response.headers.get("x-line-accepted-request-id")
+            return Receipt(409, accepted, detail="already accepted earlier with the same retry key")
+        return Receipt(response.status_code, _message_id(response))
+
+
+def _message_id(response: requests.Response) -> str | None:
+    """LINE's request ID header, else the first sent message's ID."""
+    if response.headers.get("x-line-request-id"):
+        return response.headers["x-line-request-id"]
+    try:
+        body = response.json()
+        sent = (body.get("sentMessages") or []) if isinstance(body, dict) else []
+    except ValueError:
+        return None
+    return str(sent[0]["id"]) if sent and isinstance(sent[0], dict) and "id" in sent[0] else None

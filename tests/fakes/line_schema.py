@@ -1,0 +1,94 @@
+"""Request validation against LINE's official OpenAPI description (`reference/line-openapi/`).
+
+OpenAPI's `discriminator` is not JSON Schema, so each schema with a `discriminator.mapping` becomes:
+its own properties (the `__base` copy, which the mapped schemas' `allOf` point at, so that
+`TextMessage -> Message -> TextMessage` does not recurse), an enum of the known values, and one
+`if type == value then $ref mapped schema` per mapping entry. A text message is thus checked
+against `TextMessage`.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator
+
+SPEC = Path("/work/shared/reference/line-openapi/messaging-api.yml")
+COMPONENTS = "#/components/schemas/"
+
+
+def spec_path() -> Path:
+    """`$LINE_OPENAPI_SPEC`, else `shared/reference/line-openapi/` beside an ancestor of this file."""
+    if os.environ.get("LINE_OPENAPI_SPEC"):
+        return Path(os.environ["LINE_OPENAPI_SPEC"])
+    for parent in Path(__file__).resolve().parents:
+        candidate = parent / "shared" / "reference" / "line-openapi" / "messaging-api.yml"
+        if candidate.exists():
+            return candidate
+    return SPEC
+
+
+def _rewrite_refs(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {
+            key: (
+                "#/$defs/" + value.removeprefix(COMPONENTS)
+                if key == "$ref" and isinstance(value, str)
+                else _rewrite_refs(value)
+            )
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_rewrite_refs(item) for item in node]
+    return node
+
+
+def build_defs(schemas: dict[str, Any]) -> dict[str, Any]:
+    """`components.schemas` as `$defs`, with discriminators turned into if/then dispatch."""
+    defs: dict[str, Any] = _rewrite_refs(copy.deepcopy(schemas))
+    for name, schema in list(defs.items()):
+        discriminator = schema.get("discriminator") if isinstance(schema, dict) else None
+        if not discriminator or "mapping" not in discriminator:
+            continue
+        prop, mapping = discriminator["propertyName"], discriminator["mapping"]
+        base = f"{name}__base"
+        defs[base] = {k: v for k, v in schema.items() if k != "discriminator"}
+        dispatch: list[Any] = [{"$ref": f"#/$defs/{base}"}, {"properties": {prop: {"enum": list(mapping)}}}]
+        for value, target in mapping.items():
+            target_name = target.removeprefix(COMPONENTS)
+            dispatch.append(
+                {
+                    "if": {"properties": {prop: {"const": value}}, "required": [prop]},
+                    "then": {"$ref": f"#/$defs/{target_name}"},
+                }
+            )
+            for part in defs.get(target_name, {}).get("allOf", []):
+                if part.get("$ref") == f"#/$defs/{name}":
+                    part["$ref"] = f"#/$defs/{base}"
+        defs[name] = {"allOf": dispatch}
+    return defs
+
+
+@functools.cache
+def _defs() -> dict[str, Any]:
+    spec = yaml.safe_load(spec_path().read_text(encoding="utf-8"))
+    return build_defs(spec["components"]["schemas"])
+
+
+@functools.cache
+def validator(schema_name: str) -> Draft202012Validator:
+    """A validator for one component schema, e.g. `PushMessageRequest`."""
+    schema = {"$ref": f"#/$defs/{schema_name}", "$defs": _defs()}
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def errors_for(schema_name: str, instance: Any) -> list[str]:
+    """Every validation error of `instance`, as `path: message` strings (empty when valid)."""
+    found = validator(schema_name).iter_errors(instance)
+    return [f"{'/'.join(str(p) for p in e.absolute_path) or '<root>'}: {e.message}" for e in found]

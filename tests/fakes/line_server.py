@@ -1,0 +1,247 @@
+"""A fake LINE Messaging API (and LINE Notify gateway) on loopback that behaves as the real one does.
+
+- `POST /v2/bot/message/push`: Bearer token checked (401), body validated against the official
+  OpenAPI description (400 with `details`), text limited to 5,000 UTF-16 code units, `X-Line-Retry-Key`
+  must be a UUID (400) and is remembered for 24 hours: a repeat answers 409 with
+  `x-line-accepted-request-id` and is not delivered again.
+- `GET /v2/bot/message/quota` and `/v2/bot/message/quota/consumption`.
+- `POST /api/notify`: the LINE Notify protocol (form field `message`, Bearer token).
+- `fail_next(status, ...)` programs failures; `latency_seconds` slows every request down.
+Every request is recorded with its validation errors so that a test can assert none failed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+from tests.fakes.line_schema import errors_for
+
+RETRY_KEY_TTL = 24 * 3600.0
+MAX_TEXT_UTF16 = 5000
+LINE_ID = re.compile(r"[UCR][0-9a-f]{32}")
+DEFAULT_ERRORS = {
+    400: "The request body has 1 error(s)",
+    401: "Authentication failed. Confirm that the access token in the authorization header is valid.",
+    403: "The access token you are using is not allowed to use this API.",
+    429: "You have reached your monthly limit.",
+    500: "An error occurred in the backend server.",
+}
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    json: Any = None
+    validation_errors: list[str] = field(default_factory=list)
+    status: int = 0
+
+
+@dataclass
+class PlannedFailure:
+    status: int
+    times: int
+    retry_after: str | None
+    body: dict[str, Any] | None
+
+
+class FakeLineServer:
+    """Start with `start()` (or `with FakeLineServer(...) as line:`); point `LINE_API_BASE` at `base_url`."""
+
+    def __init__(
+        self,
+        token: str = "test-channel-token",
+        *,
+        notify_token: str | None = "test-notify-token",
+        clock: Callable[[], float] = time.time,
+        latency_seconds: float = 0.0,
+    ) -> None:
+        self.token = token
+        self.notify_token = notify_token
+        self.clock = clock
+        self.latency_seconds = latency_seconds
+        self.requests: list[RecordedRequest] = []
+        self.delivered: list[tuple[str, str]] = []
+        self.notify_delivered: list[str] = []
+        self.accepted_keys: dict[str, tuple[float, str]] = {}
+        self._failures: list[PlannedFailure] = []
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- control ---------------------------------------------------------------------------------
+    def start(self) -> FakeLineServer:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> FakeLineServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None, "start() the server first"
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def fail_next(
+        self, status: int, times: int = 1, retry_after: float | str | None = None, body: dict[str, Any] | None = None
+    ) -> None:
+        """Answer the next `times` requests with `status` (and `Retry-After` when given)."""
+        header = None if retry_after is None else str(retry_after)
+        with self._lock:
+            self._failures.append(PlannedFailure(status, times, header, body))
+
+    @property
+    def validation_failures(self) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.validation_errors]
+
+    def pushes(self) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.path == "/v2/bot/message/push"]
+
+    # -- behaviour -------------------------------------------------------------------------------
+    def _planned_failure(self) -> PlannedFailure | None:
+        with self._lock:
+            if not self._failures:
+                return None
+            failure = self._failures[0]
+            failure.times -= 1
+            if failure.times <= 0:
+                self._failures.pop(0)
+            return failure
+
+    def handle(self, rec: RecordedRequest, auth: str | None) -> tuple[int, dict[str, str], Any]:
+        """The answer to one request: status, extra headers, JSON body."""
+        if self.latency_seconds:
+            time.sleep(self.latency_seconds)
+        notify = rec.path == "/api/notify"
+        expected = self.notify_token if notify else self.token
+        if auth != f"Bearer {expected}":
+            return (
+                401,
+                {},
+                {"message": DEFAULT_ERRORS[401]} if not notify else {"status": 401, "message": "Invalid access token"},
+            )
+        failure = self._planned_failure()
+        if failure is not None:
+            headers = {"Retry-After": failure.retry_after} if failure.retry_after else {}
+            return failure.status, headers, failure.body or {"message": DEFAULT_ERRORS.get(failure.status, "error")}
+        if rec.method == "GET" and rec.path == "/v2/bot/message/quota":
+            return 200, {}, {"type": "none"}
+        if rec.method == "GET" and rec.path == "/v2/bot/message/quota/consumption":
+            return 200, {}, {"totalUsage": len(self.delivered)}
+        if rec.method == "POST" and rec.path == "/v2/bot/message/push":
+            return self._push(rec)
+        if rec.method == "POST" and notify:
+            return self._notify(rec)
+        return 404, {}, {"message": "Not found"}
+
+    def _push(self, rec: RecordedRequest) -> tuple[int, dict[str, str], Any]:
+        retry_key = rec.headers.get("x-line-retry-key")
+        if retry_key is not None:
+            try:
+                uuid.UUID(retry_key)
+            except ValueError:
+                rec.validation_errors.append(f"X-Line-Retry-Key is not a UUID: {retry_key!r}")
+                return 400, {}, {"message": "The retry key is invalid"}
+        try:
+            rec.json = json.loads(rec.body)
+        except ValueError:
+            rec.validation_errors.append("body is not JSON")
+            return 400, {}, {"message": "The request body could not be parsed as JSON"}
+        rec.validation_errors.extend(errors_for("PushMessageRequest", rec.json))
+        rec.validation_errors.extend(_beyond_schema(rec.json))
+        if rec.validation_errors:
+            details = [{"message": e, "property": e.partition(":")[0]} for e in rec.validation_errors]
+            return 400, {}, {"message": f"The request body has {len(details)} error(s)", "details": details}
+        request_id = str(uuid.uuid4())
+        with self._lock:
+            now = self.clock()
+            if retry_key is not None:
+                seen = self.accepted_keys.get(retry_key)
+                if seen is not None and now - seen[0] < RETRY_KEY_TTL:
+                    headers = {"x-line-accepted-request-id": seen[1]}
+                    return 409, headers, {"message": "The retry key is already accepted", "sentMessages": []}
+                self.accepted_keys[retry_key] = (now, request_id)
+            for message in rec.json["messages"]:
+                self.delivered.append((rec.json["to"], message.get("text", "")))
+        sent = [{"id": str(uuid.uuid4().int)[:18], "quoteToken": uuid.uuid4().hex} for _ in rec.json["messages"]]
+        return 200, {"x-line-request-id": request_id}, {"sentMessages": sent}
+
+    def _notify(self, rec: RecordedRequest) -> tuple[int, dict[str, str], Any]:
+        form = parse_qs(rec.body.decode("utf-8"))
+        message = (form.get("message") or [""])[0]
+        if not message:
+            rec.validation_errors.append("form field 'message' is missing")
+            return 400, {}, {"status": 400, "message": "message: must not be empty"}
+        with self._lock:
+            self.notify_delivered.append(message)
+        return 200, {}, {"status": 200, "message": "ok"}
+
+
+def _beyond_schema(body: Any) -> list[str]:
+    """What LINE checks that the OpenAPI description does not say: ID form and text length."""
+    if not isinstance(body, dict):
+        return []
+    errors = []
+    if isinstance(body.get("to"), str) and not LINE_ID.fullmatch(body["to"]):
+        errors.append("to: The property, 'to', in the request body is invalid")
+    for i, message in enumerate(body.get("messages") or []):
+        text = message.get("text") if isinstance(message, dict) else None
+        if isinstance(text, str) and len(text.encode("utf-16-le")) // 2 > MAX_TEXT_UTF16:
+            errors.append(f"messages/{i}/text: Length must be between 0 and {MAX_TEXT_UTF16}")
+    return errors
+
+
+def _handler_for(fake: FakeLineServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            rec = RecordedRequest(self.command, self.path.partition("?")[0], headers, body)
+            with fake._lock:
+                fake.requests.append(rec)
+            status, extra, payload = fake.handle(rec, self.headers.get("Authorization"))
+            rec.status = status
+            data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in extra.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:  # quiet
+            pass
+
+    return Handler
