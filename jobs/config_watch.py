@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from config.loader import config_files
 from jobs import sync_config
-from jobs.enqueue import NewMessage, enqueue, natural_key
+from jobs.enqueue import NewMessage, destination_hash, enqueue, natural_key
 from store.models import OrganisationRow
 from store.repo import load_organisation, org_row
 from tracker.errors import Problem
@@ -128,8 +128,8 @@ def alert_admins(session: Session, problems: Sequence[Problem], now: datetime) -
         org_id = org_row(session, code).id
         for admin in org.admins:
             for destination in admin.destinations:
+                key = natural_key("alert", "config", code, fingerprint, admin.name, destination_hash(destination))
                 messages.append(NewMessage(
-                    key=natural_key("alert", "config", code, fingerprint, admin.name, destination), kind="alert",
-                    org_id=org_id, recipient=admin.name, destination=destination, subject=subject, text=text,
-                    line_text=text, send_after=now))
+                    key=key, kind="alert", org_id=org_id, recipient=admin.name, destination=destination,
+                    subject=subject, text=text, line_text=text, send_after=now))
     return enqueue(session, messages)

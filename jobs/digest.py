@@ -17,13 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jobs.digest_render import RenderedDigest, render_digest
-from jobs.enqueue import NewMessage, enqueue, natural_key
-from store.models import OutboxRow
+from jobs.enqueue import NewMessage, destination_hash, enqueue, natural_key
+from store.models import OrganisationRow, OutboxRow
 from store.repo import (
     ensure_occurrences,
     list_actions,
     load_organisation,
-    org_codes,
     org_row,
     refresh_done,
     stored_occurrences,
@@ -31,6 +30,7 @@ from store.repo import (
 from tracker.digest import Digest, build_digest, digest_day
 from tracker.model import Organisation
 from tracker.thaidate import fiscal_year
+from tracker.workdays import WorkCalendar
 
 BANGKOK = ZoneInfo("Asia/Bangkok")
 DEFAULT_HOUR = time(9, 0)
@@ -51,14 +51,14 @@ class ComposedDigest:
     messages: tuple[NewMessage, ...]
 
 
-def is_due(org: Organisation, local: datetime, hour: time, grace_days: int) -> bool:
+def is_due(calendar: WorkCalendar, local: datetime, hour: time, grace_days: int) -> bool:
     """Whether `local` (Bangkok) is a time to send this month's digest: from `hour` on its digest day,
     or on a later working day within `grace_days` (catch-up after downtime)."""
-    day = digest_day(org.calendar, local.year, local.month)
+    day = digest_day(calendar, local.year, local.month)
     today = local.date()
     if not day <= today <= day + timedelta(days=grace_days):
         return False
-    return org.calendar.is_working_day(today) and local.time() >= hour
+    return calendar.is_working_day(today) and local.time() >= hour
 
 
 def month_key(year: int, month: int) -> str:
@@ -71,7 +71,8 @@ def recipients(org: Organisation) -> list[tuple[str, str]]:
 
 
 def digest_key(org: str, year: int, month: int, recipient: str, destination: str) -> str:
-    return natural_key("digest", org, month_key(year, month), recipient, destination)
+    # A webhook URL may embed a token: keys carry a hash of the destination, never the destination.
+    return natural_key("digest", org, month_key(year, month), recipient, destination_hash(destination))
 
 
 def compose(session: Session, code: str, year: int, month: int, today: date, now: datetime) -> ComposedDigest:
@@ -97,19 +98,29 @@ def compose(session: Session, code: str, year: int, month: int, today: date, now
     return ComposedDigest(digest, rendered, messages)
 
 
+def _calendars(session: Session, org: str | None) -> list[tuple[str, WorkCalendar]]:
+    """Each organisation's calendar from its closures alone: deciding that today is not a digest day
+    (29 days out of 30) must not cost a full `load_organisation`."""
+    query = select(OrganisationRow.code, OrganisationRow.closures).order_by(OrganisationRow.code)
+    if org is not None:
+        query = query.where(OrganisationRow.code == org)
+    return [(code, WorkCalendar.with_closures((date.fromisoformat(d), name) for d, name in closures))
+            for code, closures in session.execute(query)]
+
+
 def run_once(session: Session, now: datetime, org: str | None = None, *, hour: time = DEFAULT_HOUR,
              grace_days: int = DEFAULT_GRACE_DAYS) -> DigestResult:
     """Queue the digests due at `now` (aware). Safe to call as often as you like."""
     local = now.astimezone(BANGKOK)
     result = DigestResult()
-    for code in [org] if org else org_codes(session):
-        organisation = load_organisation(session, code)
-        if not is_due(organisation, local, hour, grace_days):
+    for code, calendar in _calendars(session, org):
+        if not is_due(calendar, local, hour, grace_days):
             continue
         result.orgs.append(code)
+        organisation = load_organisation(session, code)
         keys = [digest_key(code, local.year, local.month, name, dest) for name, dest in recipients(organisation)]
         queued = set(session.scalars(select(OutboxRow.key).where(OutboxRow.key.in_(keys))))
-        if queued and queued >= set(keys):
+        if queued >= set(keys):
             # Rendering costs more than the lookup: skip it when every executive already has theirs.
             result.already_queued += len(keys)
             continue

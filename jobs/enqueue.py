@@ -36,6 +36,10 @@ class NewMessage:
     stage: str = ""
 
 
+def destination_hash(destination: str) -> str:
+    return hashlib.sha256(destination.encode()).hexdigest()[:16]
+
+
 def natural_key(*parts: str) -> str:
     """`a:b:c`, or, when that would not fit the column, its readable head and a hash of the rest.
     The same parts always give the same key."""

@@ -1,0 +1,234 @@
+"""`tracker run`: a few fixed sweeps over the database, on APScheduler 3 in Asia/Bangkok.
+
+The database is the schedule. The scheduler holds no job per deadline and no persistent job store
+(APScheduler job stores shared by several processes run jobs twice or miss them, and its SQLAlchemy
+store drops rows it cannot unpickle): each sweep asks the database what is due at `clock()` and acts.
+Running two `tracker run` processes is therefore safe; the outbox's unique keys and the dispatcher's
+leases make sure nothing is sent twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, time
+from types import FrameType
+from zoneinfo import ZoneInfo
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import Engine
+
+from config.settings import Settings
+from jobs import config_watch, digest, dispatch, plan
+from jobs.config_watch import ConfigCheck, ConfigWatcher
+from jobs.digest import DigestResult
+from notifiers.masking import mask_secrets
+from notifiers.registry import Notifiers
+from store.db import session_scope
+
+log = logging.getLogger("tracker.run")
+TIMEZONE = "Asia/Bangkok"
+_BKK = ZoneInfo(TIMEZONE)
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class ServiceOptions:
+    every_seconds: float = 60  # plan + dispatch
+    digest_every_seconds: float = 900  # the digest job itself decides whether today is a digest day
+    config_every_seconds: float = 30
+    digest_hour: time = time(9, 0)
+    grace_days: int = 3
+    # A sweep that could not start on time (machine asleep, long previous run) still runs if it is
+    # this late; beyond that it waits for its next turn. coalesce=True folds missed runs into one.
+    misfire_grace_seconds: int = 60
+
+
+@dataclass
+class SweepCounts:
+    planned: int = 0
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+    cancelled: int = 0
+    retrying: int = 0
+    digests: int = 0
+
+    def line(self) -> str:
+        text = f"planned {self.planned}, sent {self.sent}, failed {self.failed}, skipped {self.skipped}"
+        extra = {"retrying": self.retrying, "cancelled": self.cancelled, "digests queued": self.digests}
+        return text + "".join(f", {name} {n}" for name, n in extra.items() if n)
+
+
+class Service:
+    """The sweeps. Each opens its own transaction, never raises (a failed sweep is logged, masked,
+    and tried again at its next turn) and logs one line."""
+
+    def __init__(self, engine: Engine, settings: Settings, notifiers: Notifiers,
+                 options: ServiceOptions | None = None, clock: Clock = system_clock) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.notifiers = notifiers
+        self.options = options or ServiceOptions()
+        self.clock = clock
+        self.watcher = ConfigWatcher(settings.config_paths)
+        self.stopping = threading.Event()
+        # Names this process in the dispatcher's leases: a lease is released only by its owner.
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    # ---------------------------------------------------------------- sweeps
+
+    def reminders(self) -> SweepCounts:
+        """Plan what is due, then send what is queued (reminders, digests, alerts)."""
+        now = self.clock()
+        counts = SweepCounts()
+        with self._guard("reminders"):
+            with session_scope(self.engine) as session:
+                planned = plan.run_once(session, now, grace_days=self.options.grace_days)
+            counts.planned, counts.skipped, counts.cancelled = planned.created, planned.skipped, planned.cancelled
+            self._dispatch(now, counts)
+            log.info("reminders at %s: %s", _local(now), counts.line())
+        return counts
+
+    def digests(self) -> DigestResult:
+        now = self.clock()
+        result = DigestResult()
+        with self._guard("digests"), session_scope(self.engine) as session:
+            result = digest.run_once(session, now, hour=self.options.digest_hour,
+                                     grace_days=self.options.grace_days)
+        log.info("digests at %s: queued %d, already queued %d%s", _local(now), result.created,
+                 result.already_queued, f" ({', '.join(result.orgs)})" if result.orgs else "")
+        return result
+
+    def config(self, force: bool = False) -> ConfigCheck:
+        now = self.clock()
+        check = ConfigCheck(changed=False)
+        with self._guard("configuration"), session_scope(self.engine) as session:
+            check = config_watch.check(session, self.watcher, now, force=force)
+        if check.changed and check.ok:
+            log.info("configuration applied: %s", "; ".join(check.synced) or "no change")
+        elif check.changed:
+            log.error("configuration refused (%d error(s)), still running on the last good one;"
+                      " %d alert(s) queued to the admins", len(check.errors), check.alerts)
+        return check
+
+    def once(self) -> SweepCounts:
+        """Everything one sweep of each kind does, in the order that sends a digest queued now: for
+        `tracker run --once` (cron) and tests."""
+        self.config()
+        now = self.clock()
+        counts = SweepCounts()
+        with session_scope(self.engine) as session:
+            planned = plan.run_once(session, now, grace_days=self.options.grace_days)
+            queued = digest.run_once(session, now, hour=self.options.digest_hour, grace_days=self.options.grace_days)
+        counts.planned, counts.skipped, counts.cancelled = planned.created, planned.skipped, planned.cancelled
+        counts.digests = queued.created
+        self._dispatch(now, counts)
+        log.info("sweep at %s: %s", _local(now), counts.line())
+        return counts
+
+    # ---------------------------------------------------------------- helpers
+
+    def _dispatch(self, now: datetime, counts: SweepCounts) -> None:
+        result = dispatch.run_once(self.engine, now, self.notifiers, self.owner)
+        counts.sent = result.statuses["sent"]
+        counts.failed = result.statuses["failed"] + result.statuses["dead"]
+        counts.retrying = result.statuses["pending"]
+        counts.skipped += result.statuses["skipped"]
+
+    def _guard(self, what: str) -> _Guard:
+        return _Guard(what, self.settings)
+
+
+class _Guard:
+    """Logs a failed sweep on one line with secrets masked, instead of letting APScheduler print a
+    traceback that may carry a database URL or a token."""
+
+    def __init__(self, what: str, settings: Settings) -> None:
+        self.what = what
+        self.settings = settings
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> bool:
+        if exc is None or not isinstance(exc, Exception):
+            return False
+        log.error("%s sweep failed, will retry at its next turn: %s: %s", self.what, type(exc).__name__,
+                  mask_text(str(exc), self.settings))
+        return True
+
+
+def mask_text(text: str, settings: Settings) -> str:
+    secrets = [settings.line_token, settings.smtp_password, settings.secret(settings.webhook_secret_env)]
+    return mask_secrets(text, secrets)
+
+
+class MaskingFilter(logging.Filter):
+    """Scrubs the configured secrets from every log record, whoever logs it."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__()
+        self.settings = settings
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = mask_text(message, self.settings)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+
+def _local(now: datetime) -> str:
+    return now.astimezone(_BKK).strftime("%Y-%m-%d %H:%M%z")
+
+
+def build_scheduler(service: Service) -> BlockingScheduler:
+    """The three fixed sweeps; each starts at once, then runs at its interval."""
+    opts = service.options
+    scheduler = BlockingScheduler(
+        timezone=TIMEZONE,
+        executors={"default": ThreadPoolExecutor(max_workers=3)},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": opts.misfire_grace_seconds},
+    )
+    first = datetime.now(_BKK)
+    for func, seconds, name in ((service.config, opts.config_every_seconds, "config"),
+                                (service.reminders, opts.every_seconds, "reminders"),
+                                (service.digests, opts.digest_every_seconds, "digests")):
+        scheduler.add_job(func, IntervalTrigger(seconds=seconds, timezone=TIMEZONE), id=name, name=name,
+                          next_run_time=first)
+    return scheduler
+
+
+def run_forever(service: Service, scheduler: BlockingScheduler) -> None:
+    """Block until SIGTERM or SIGINT, then stop cleanly: no new sweep starts, the dispatcher stops
+    claiming, and the sweeps in flight finish (a send in progress completes and is recorded, or its
+    lease is released) before this returns."""
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        if service.stopping.is_set():
+            return
+        log.info("%s received: finishing the sends in flight, then stopping", signal.Signals(signum).name)
+        service.stopping.set()
+        scheduler.shutdown(wait=True)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        scheduler.start()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    log.info("stopped")
