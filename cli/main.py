@@ -8,13 +8,13 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from cli import basic, remind
+from cli import basic, digest, import_report, remind, report, run, simulate
 from cli.common import EXIT_FAILURE, EXIT_INVALID, Context
 from config.settings import Settings
 from tracker.errors import TrackerError
 
 # An explicit list, in the order `tracker --help` shows them.
-COMMAND_MODULES: tuple[ModuleType, ...] = (basic, remind)
+COMMAND_MODULES: tuple[ModuleType, ...] = (basic, import_report, report, remind, run, digest, simulate)
 
 
 def build_parser() -> argparse.ArgumentParser:
