@@ -15,6 +15,8 @@ from config.loader import LoadResult, load_config
 from config.settings import SAMPLE_CONFIG_DIR
 from store.db import migrate, open_engine
 
+pytest_plugins = ["tests.fakes.plugin"]
+
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = SAMPLE_CONFIG_DIR / "makha.toml"
 NOW = datetime(2023, 4, 30, 3, 0, tzinfo=UTC)

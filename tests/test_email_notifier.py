@@ -10,7 +10,7 @@ import pytest
 from config.settings import Settings
 from notifiers.base import DeliveryError, OutgoingMessage
 from notifiers.email import EmailNotifier, SmtpEndpoint, build_email, message_id
-from tests.fakes.plugin import SMTP_PASSWORD, notifier_env, smtp_server, smtp_server_auth  # noqa: F401
+from tests.fakes.plugin import SMTP_PASSWORD, notifier_env
 from tests.fakes.smtp_server import SmtpServer
 
 SUBJECT = "แจ้งเตือน: รายงานผลการดำเนินงานรอบ 6 เดือน ปีงบประมาณ พ.ศ. 2566 ครบกำหนดภายในเดือนเมษายน"
@@ -27,7 +27,7 @@ def notifier(smtp: SmtpServer, **env: str) -> EmailNotifier:
     return EmailNotifier(Settings.from_env({**notifier_env(smtp=smtp), **env}))
 
 
-def test_thai_email_arrives_as_multipart_alternative(smtp_server: SmtpServer) -> None:  # noqa: F811
+def test_thai_email_arrives_as_multipart_alternative(smtp_server: SmtpServer) -> None:
     receipt = notifier(smtp_server).send(TO, MESSAGE)
 
     (received,) = smtp_server.received
@@ -45,14 +45,14 @@ def test_thai_email_arrives_as_multipart_alternative(smtp_server: SmtpServer) ->
     assert receipt.provider_message_id == mail["Message-ID"] == message_id(MESSAGE.key)
 
 
-def test_text_only_message_is_plain(smtp_server: SmtpServer) -> None:  # noqa: F811
+def test_text_only_message_is_plain(smtp_server: SmtpServer) -> None:
     notifier(smtp_server).send(TO, OutgoingMessage(key="k", subject="ทดสอบ", text="สวัสดี"))
     (mail,) = smtp_server.messages
     assert mail.get_content_type() == "text/plain"
     assert mail.get_content().strip() == "สวัสดี"
 
 
-def test_message_id_is_the_same_on_every_attempt(smtp_server: SmtpServer) -> None:  # noqa: F811
+def test_message_id_is_the_same_on_every_attempt(smtp_server: SmtpServer) -> None:
     email = notifier(smtp_server)
     email.send(TO, MESSAGE)
     email.send(TO, MESSAGE)
@@ -62,7 +62,7 @@ def test_message_id_is_the_same_on_every_attempt(smtp_server: SmtpServer) -> Non
     assert message_id("another key") != first["Message-ID"]
 
 
-def test_plain_smtp_does_not_require_starttls(smtp_server: SmtpServer) -> None:  # noqa: F811
+def test_plain_smtp_does_not_require_starttls(smtp_server: SmtpServer) -> None:
     # The fake advertises no STARTTLS: smtp:// must still deliver, smtp+starttls:// must refuse.
     notifier(smtp_server).send(TO, MESSAGE)
     assert len(smtp_server.messages) == 1
@@ -72,13 +72,13 @@ def test_plain_smtp_does_not_require_starttls(smtp_server: SmtpServer) -> None: 
     assert caught.value.permanent and "STARTTLS" in caught.value.reason
 
 
-def test_login_with_the_password_from_the_environment(smtp_server_auth: SmtpServer) -> None:  # noqa: F811
+def test_login_with_the_password_from_the_environment(smtp_server_auth: SmtpServer) -> None:
     notifier(smtp_server_auth).send(TO, MESSAGE)
     assert len(smtp_server_auth.messages) == 1
     assert smtp_server_auth.auth_attempts[-1][1] is True
 
 
-def test_a_wrong_password_is_permanent_and_never_printed(smtp_server_auth: SmtpServer) -> None:  # noqa: F811
+def test_a_wrong_password_is_permanent_and_never_printed(smtp_server_auth: SmtpServer) -> None:
     with pytest.raises(DeliveryError) as caught:
         notifier(smtp_server_auth, SMTP_PASSWORD="not-the-password-42").send(TO, MESSAGE)
     assert caught.value.permanent and "SMTP_PASSWORD" in caught.value.reason
@@ -89,7 +89,7 @@ def test_a_wrong_password_is_permanent_and_never_printed(smtp_server_auth: SmtpS
 @pytest.mark.parametrize(("stage", "code", "permanent"), [("rcpt", 451, False), ("rcpt", 550, True),
                                                           ("data", 451, False), ("data", 550, True)])  # fmt: skip
 def test_smtp_4xx_is_temporary_and_5xx_permanent(
-    smtp_server: SmtpServer,  # noqa: F811
+    smtp_server: SmtpServer,
     stage: str,
     code: int,
     permanent: bool,
@@ -117,7 +117,7 @@ def test_without_smtp_url_the_error_says_to_set_it() -> None:
 
 
 @pytest.mark.parametrize("bad", ["mailto:", "mailto:no-at-sign", "mailto:a@x.org,b@x.org"])
-def test_malformed_addresses_are_permanent(smtp_server: SmtpServer, bad: str) -> None:  # noqa: F811
+def test_malformed_addresses_are_permanent(smtp_server: SmtpServer, bad: str) -> None:
     with pytest.raises(DeliveryError) as caught:
         notifier(smtp_server).send(bad, MESSAGE)
     assert caught.value.permanent and smtp_server.received == []

@@ -16,7 +16,7 @@ from notifiers.base import DeliveryError, OutgoingMessage, idempotency_key
 from notifiers.line import LineNotifier, truncate_utf16, utf16_len
 from notifiers.line_notify import LINE_NOTIFY_SUNSET_WARNING, LineNotifyNotifier
 from tests.fakes.line_server import FakeLineServer
-from tests.fakes.plugin import LINE_TOKEN, NOTIFY_TOKEN, fake_line, notifier_env  # noqa: F401
+from tests.fakes.plugin import LINE_TOKEN, NOTIFY_TOKEN, notifier_env
 
 USER = "U" + "0123456789abcdef" * 2
 GROUP = "C" + "fedcba9876543210" * 2
@@ -29,12 +29,12 @@ MESSAGE = OutgoingMessage(
 
 
 @pytest.fixture
-def line(fake_line: FakeLineServer) -> Iterator[LineNotifier]:  # noqa: F811
+def line(fake_line: FakeLineServer) -> Iterator[LineNotifier]:
     with LineNotifier(Settings.from_env(notifier_env(line=fake_line))) as notifier:
         yield notifier
 
 
-def test_push_sends_the_short_text_with_token_and_retry_key(line: LineNotifier, fake_line: FakeLineServer) -> None:  # noqa: F811
+def test_push_sends_the_short_text_with_token_and_retry_key(line: LineNotifier, fake_line: FakeLineServer) -> None:
     receipt = line.send(f"line://{USER}", MESSAGE)
 
     assert fake_line.delivered == [(USER, MESSAGE.line_text)]
@@ -51,14 +51,14 @@ def test_push_sends_the_short_text_with_token_and_retry_key(line: LineNotifier, 
     assert receipt.provider_message_id  # the x-line-request-id header
 
 
-def test_text_is_used_when_there_is_no_line_text(line: LineNotifier, fake_line: FakeLineServer) -> None:  # noqa: F811
+def test_text_is_used_when_there_is_no_line_text(line: LineNotifier, fake_line: FakeLineServer) -> None:
     line.send(f"line://{GROUP}", OutgoingMessage(key="k", subject="s", text="ข้อความ"))
     assert fake_line.delivered == [(GROUP, "ข้อความ")]
 
 
 def test_retry_after_500_reuses_the_key_and_409_means_already_delivered(
     line: LineNotifier,
-    fake_line: FakeLineServer,  # noqa: F811
+    fake_line: FakeLineServer,
 ) -> None:
     fake_line.fail_next(500)
     with pytest.raises(DeliveryError) as caught:
@@ -77,7 +77,7 @@ def test_retry_after_500_reuses_the_key_and_409_means_already_delivered(
     assert fake_line.validation_failures == []
 
 
-def test_a_retry_key_is_forgotten_after_24_hours(fake_line: FakeLineServer) -> None:  # noqa: F811
+def test_a_retry_key_is_forgotten_after_24_hours(fake_line: FakeLineServer) -> None:
     now = [1_000_000.0]
     fake_line.clock = lambda: now[0]
     notifier = LineNotifier(Settings.from_env(notifier_env(line=fake_line)))
@@ -93,7 +93,7 @@ def test_a_retry_key_is_forgotten_after_24_hours(fake_line: FakeLineServer) -> N
 @pytest.mark.parametrize("retry_after", ["30", "date"])
 def test_429_is_temporary_and_surfaces_retry_after(
     line: LineNotifier,
-    fake_line: FakeLineServer,  # noqa: F811
+    fake_line: FakeLineServer,
     retry_after: str,
 ) -> None:
     header = retry_after
@@ -110,14 +110,14 @@ def test_429_is_temporary_and_surfaces_retry_after(
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404])
-def test_client_errors_are_permanent(line: LineNotifier, fake_line: FakeLineServer, status: int) -> None:  # noqa: F811
+def test_client_errors_are_permanent(line: LineNotifier, fake_line: FakeLineServer, status: int) -> None:
     fake_line.fail_next(status)
     with pytest.raises(DeliveryError) as caught:
         line.send(f"line://{USER}", MESSAGE)
     assert (caught.value.permanent, caught.value.provider_status) == (True, status)
 
 
-def test_a_wrong_token_is_permanent_and_not_printed(fake_line: FakeLineServer) -> None:  # noqa: F811
+def test_a_wrong_token_is_permanent_and_not_printed(fake_line: FakeLineServer) -> None:
     settings = Settings.from_env(notifier_env(line=fake_line, LINE_CHANNEL_ACCESS_TOKEN="wrong-token-123"))
     with LineNotifier(settings) as notifier, pytest.raises(DeliveryError) as caught:
         notifier.send(f"line://{USER}", MESSAGE)
@@ -125,7 +125,7 @@ def test_a_wrong_token_is_permanent_and_not_printed(fake_line: FakeLineServer) -
     assert "wrong-token-123" not in str(caught.value)
 
 
-def test_timeouts_and_refused_connections_are_temporary(fake_line: FakeLineServer) -> None:  # noqa: F811
+def test_timeouts_and_refused_connections_are_temporary(fake_line: FakeLineServer) -> None:
     fake_line.latency_seconds = 0.5
     slow = Settings.from_env(notifier_env(line=fake_line, TRACKER_HTTP_TIMEOUT="0.1"))
     with LineNotifier(slow) as notifier, pytest.raises(DeliveryError) as caught:
@@ -141,7 +141,7 @@ def test_timeouts_and_refused_connections_are_temporary(fake_line: FakeLineServe
     assert caught.value.permanent is False and "could not reach" in caught.value.reason
 
 
-def test_missing_token_is_permanent_and_names_the_variable(fake_line: FakeLineServer) -> None:  # noqa: F811
+def test_missing_token_is_permanent_and_names_the_variable(fake_line: FakeLineServer) -> None:
     env = notifier_env(line=fake_line)
     del env["LINE_CHANNEL_ACCESS_TOKEN"]
     with LineNotifier(Settings.from_env(env)) as notifier, pytest.raises(DeliveryError) as caught:
@@ -153,7 +153,7 @@ def test_missing_token_is_permanent_and_names_the_variable(fake_line: FakeLineSe
 @pytest.mark.parametrize("bad", ["line://", "line://U123", f"line://X{'0' * 32}", f"line://{USER.upper()}"])
 def test_malformed_ids_are_permanent_without_a_request(
     line: LineNotifier,
-    fake_line: FakeLineServer,  # noqa: F811
+    fake_line: FakeLineServer,
     bad: str,
 ) -> None:
     with pytest.raises(DeliveryError) as caught:
@@ -162,7 +162,7 @@ def test_malformed_ids_are_permanent_without_a_request(
     assert fake_line.requests == []
 
 
-def test_long_text_is_cut_to_5000_utf16_units(line: LineNotifier, fake_line: FakeLineServer) -> None:  # noqa: F811
+def test_long_text_is_cut_to_5000_utf16_units(line: LineNotifier, fake_line: FakeLineServer) -> None:
     emoji = "📅" * 2600  # 5,200 UTF-16 units but only 2,600 Python characters
     thai = "แจ้งเตือนกำหนดส่งรายงาน" * 300  # 6,900 BMP characters
     for text in (emoji, thai, "ก" + emoji):
@@ -181,7 +181,7 @@ def test_truncation_keeps_text_that_fits() -> None:
     assert truncate_utf16("📅" * 2501) == "📅" * 2499 + "…"
 
 
-def test_fake_rejects_bodies_the_openapi_description_forbids(fake_line: FakeLineServer) -> None:  # noqa: F811
+def test_fake_rejects_bodies_the_openapi_description_forbids(fake_line: FakeLineServer) -> None:
     headers = {"Authorization": f"Bearer {LINE_TOKEN}"}
     url = f"{fake_line.base_url}/v2/bot/message/push"
     bad = requests.post(url, json={"to": USER, "messages": [{"type": "text"}]}, headers=headers, timeout=5)
@@ -196,7 +196,7 @@ def test_fake_rejects_bodies_the_openapi_description_forbids(fake_line: FakeLine
     assert len(fake_line.validation_failures) == 2 and fake_line.delivered == []
 
 
-def test_fake_serves_quota_and_consumption(line: LineNotifier, fake_line: FakeLineServer) -> None:  # noqa: F811
+def test_fake_serves_quota_and_consumption(line: LineNotifier, fake_line: FakeLineServer) -> None:
     line.send(f"line://{USER}", MESSAGE)
     headers = {"Authorization": f"Bearer {LINE_TOKEN}"}
     quota = requests.get(f"{fake_line.base_url}/v2/bot/message/quota", headers=headers, timeout=5)
@@ -207,7 +207,7 @@ def test_fake_serves_quota_and_consumption(line: LineNotifier, fake_line: FakeLi
 # -- LINE Notify protocol (LINE's own service ended on 31 March 2025) ----------------------------------
 
 
-def test_line_notify_posts_the_form_to_a_gateway(fake_line: FakeLineServer) -> None:  # noqa: F811
+def test_line_notify_posts_the_form_to_a_gateway(fake_line: FakeLineServer) -> None:
     with LineNotifyNotifier(Settings.from_env(notifier_env(line=fake_line))) as notifier:
         receipt = notifier.send("line-notify://NOTIFY_TOKEN_FINANCE", MESSAGE)
     assert receipt.provider_status == 200
@@ -216,7 +216,7 @@ def test_line_notify_posts_the_form_to_a_gateway(fake_line: FakeLineServer) -> N
     assert request.headers["authorization"] == f"Bearer {NOTIFY_TOKEN}"
 
 
-def test_line_notify_without_its_token_names_the_variable(fake_line: FakeLineServer) -> None:  # noqa: F811
+def test_line_notify_without_its_token_names_the_variable(fake_line: FakeLineServer) -> None:
     with LineNotifyNotifier(Settings.from_env(notifier_env(line=fake_line))) as notifier:
         with pytest.raises(DeliveryError) as caught:
             notifier.send("line-notify://NOTIFY_TOKEN_MISSING", MESSAGE)

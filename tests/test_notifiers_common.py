@@ -25,18 +25,7 @@ from notifiers.base import (
 )
 from notifiers.registry import NOTIFIERS, notifier_for
 from tests.fakes.line_server import FakeLineServer
-from tests.fakes.plugin import (  # noqa: F401
-    LINE_TOKEN,
-    NOTIFY_TOKEN,
-    SMTP_PASSWORD,
-    WEBHOOK_SECRET,
-    fake_line,
-    https_webhook_server,
-    notifier_env,
-    smtp_server_auth,
-    tls_cert,
-    webhook_server,
-)
+from tests.fakes.plugin import LINE_TOKEN, NOTIFY_TOKEN, SMTP_PASSWORD, WEBHOOK_SECRET, notifier_env
 from tests.fakes.smtp_server import SmtpServer
 from tests.fakes.webhook_server import FakeWebhookServer
 
@@ -154,11 +143,11 @@ CASES: dict[str, Case] = {
 
 @pytest.fixture
 def world(
-    fake_line: FakeLineServer,  # noqa: F811
-    smtp_server_auth: SmtpServer,  # noqa: F811
-    webhook_server: FakeWebhookServer,  # noqa: F811
-    https_webhook_server: FakeWebhookServer,  # noqa: F811
-    tls_cert: tuple[Path, Path],  # noqa: F811
+    fake_line: FakeLineServer,
+    smtp_server_auth: SmtpServer,
+    webhook_server: FakeWebhookServer,
+    https_webhook_server: FakeWebhookServer,
+    tls_cert: tuple[Path, Path],
     tmp_path: Path,
 ) -> World:
     w = World(fake_line, smtp_server_auth, webhook_server, https_webhook_server, tls_cert[0], tmp_path)

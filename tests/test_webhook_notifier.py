@@ -11,19 +11,13 @@ import requests
 from config.settings import Settings
 from notifiers.base import DeliveryError, OutgoingMessage, idempotency_key
 from notifiers.webhook import SIGNATURE_HEADER, WebhookNotifier, sign, verify
-from tests.fakes.plugin import (  # noqa: F401
-    WEBHOOK_SECRET,
-    https_webhook_server,
-    notifier_env,
-    tls_cert,
-    webhook_server,
-)
+from tests.fakes.plugin import WEBHOOK_SECRET, notifier_env
 from tests.fakes.webhook_server import FakeWebhookServer
 
 MESSAGE = OutgoingMessage(key="makha/2566/O21/monthly/2023-04", subject="สรุปผลจัดซื้อจัดจ้าง", text="ครบกำหนด")
 
 
-def test_body_is_signed_and_the_signature_verifies(webhook_server: FakeWebhookServer) -> None:  # noqa: F811
+def test_body_is_signed_and_the_signature_verifies(webhook_server: FakeWebhookServer) -> None:
     receipt = WebhookNotifier(Settings.from_env(notifier_env())).send(webhook_server.url(), MESSAGE)
 
     (received,) = webhook_server.received
@@ -42,7 +36,7 @@ def test_body_is_signed_and_the_signature_verifies(webhook_server: FakeWebhookSe
     assert receipt.provider_status == 200 and receipt.provider_message_id == "req-1"
 
 
-def test_retries_carry_the_same_idempotency_key_and_body(webhook_server: FakeWebhookServer) -> None:  # noqa: F811
+def test_retries_carry_the_same_idempotency_key_and_body(webhook_server: FakeWebhookServer) -> None:
     notifier = WebhookNotifier(Settings.from_env(notifier_env()))
     webhook_server.fail_next(502)
     with pytest.raises(DeliveryError):
@@ -53,14 +47,14 @@ def test_retries_carry_the_same_idempotency_key_and_body(webhook_server: FakeWeb
     assert first.body == second.body
 
 
-def test_without_a_secret_the_body_is_sent_unsigned(webhook_server: FakeWebhookServer) -> None:  # noqa: F811
+def test_without_a_secret_the_body_is_sent_unsigned(webhook_server: FakeWebhookServer) -> None:
     env = notifier_env()
     del env["WEBHOOK_SIGNING_SECRET"]
     WebhookNotifier(Settings.from_env(env)).send(webhook_server.url(), MESSAGE)
     assert SIGNATURE_HEADER.lower() not in webhook_server.received[0].headers
 
 
-def test_retry_after_is_surfaced(webhook_server: FakeWebhookServer) -> None:  # noqa: F811
+def test_retry_after_is_surfaced(webhook_server: FakeWebhookServer) -> None:
     webhook_server.fail_next(429, {"Retry-After": "12"})
     with pytest.raises(DeliveryError) as caught:
         WebhookNotifier(Settings.from_env(notifier_env())).send(webhook_server.url(), MESSAGE)
@@ -75,8 +69,8 @@ def test_plain_http_only_to_loopback(url: str) -> None:
 
 
 def test_https_with_a_trusted_certificate(
-    https_webhook_server: FakeWebhookServer,  # noqa: F811
-    tls_cert: tuple[Path, Path],  # noqa: F811
+    https_webhook_server: FakeWebhookServer,
+    tls_cert: tuple[Path, Path],
 ) -> None:
     session = requests.Session()
     session.trust_env = False
@@ -87,7 +81,7 @@ def test_https_with_a_trusted_certificate(
     session.close()
 
 
-def test_an_untrusted_certificate_is_not_accepted(https_webhook_server: FakeWebhookServer) -> None:  # noqa: F811
+def test_an_untrusted_certificate_is_not_accepted(https_webhook_server: FakeWebhookServer) -> None:
     session = requests.Session()
     session.trust_env = False
     with WebhookNotifier(Settings.from_env(notifier_env()), session) as notifier, pytest.raises(DeliveryError):
