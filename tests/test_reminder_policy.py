@@ -28,7 +28,10 @@ def make_org(policy: ReminderPolicy | None = None, contacts: tuple[Contact, ...]
                         measures=(Measure("O10", "แผนดำเนินงาน", "palad", obligations=(ob,)),), closures=closures)
 
 
-def stages_on(day: date, org: Organisation | None = None, **tracked: Any) -> list[tuple[str, str, str, tuple[str, ...]]]:
+Row = tuple[str, str, str, tuple[str, ...]]
+
+
+def stages_on(day: date, org: Organisation | None = None, **tracked: Any) -> list[Row]:
     org = org or make_org()
     at = datetime.combine(day, time(9, 0), tzinfo=BANGKOK)
     return sorted((r.stage, r.recipient, r.destination, r.merged)

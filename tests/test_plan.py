@@ -1,0 +1,116 @@
+"""Planning into the outbox, on SQLite and PostgreSQL: idempotent, concurrent-safe, catch-up, cancel."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, date, datetime
+
+from sqlalchemy import Engine
+
+from config.loader import LoadResult
+from jobs import plan
+from store.db import session_scope
+from store.repo import record_action
+from tests.fixtures_reminders import AS_OF, bkk, count_outbox, outbox, sync_sample
+from tracker.model import Action
+
+
+def run(engine: Engine, now: datetime, org: str | None = "makha", grace_days: int = 3) -> plan.PlanResult:
+    with session_scope(engine) as session:
+        return plan.run_once(session, now, org, grace_days)
+
+
+def test_plans_the_o10_plan_reminder_moved_to_friday(engine: Engine, sample: LoadResult) -> None:
+    sync_sample(engine, sample)
+    result = run(engine, AS_OF)
+    assert result.created == 13 and result.skipped == 0
+    rows = outbox(engine, stage="before-7")
+    assert {r.stage_day for r in rows} == {date(2022, 10, 21)}
+    assert {r.send_after for r in rows} == {datetime(2022, 10, 21, 1, 30, tzinfo=UTC)}  # 08:30 Bangkok
+    assert all(r.status == "pending" and r.text is None for r in rows)
+
+
+def test_planning_twice_creates_nothing_new(engine: Engine, sample: LoadResult) -> None:
+    sync_sample(engine, sample)
+    run(engine, AS_OF)
+    again = run(engine, bkk(2022, 10, 21, 11, 0))
+    assert (again.created, again.skipped) == (0, 0)
+    assert count_outbox(engine) == 13
+
+
+def test_two_planners_at_once_create_each_reminder_once(engine: Engine, sample: LoadResult) -> None:
+    sync_sample(engine, sample)
+    barrier = threading.Barrier(2)
+    results: list[plan.PlanResult] = []
+    errors: list[BaseException] = []
+
+    def planner() -> None:
+        try:
+            barrier.wait()
+            results.append(run(engine, AS_OF, org=None))
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=planner) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert sum(r.created for r in results) == 13
+    assert count_outbox(engine) == 13
+
+
+def test_logging_an_action_cancels_pending_reminders(engine: Engine, sample: LoadResult) -> None:
+    sync_sample(engine, sample)
+    run(engine, AS_OF)
+    with session_scope(engine) as session:
+        record_action(session, "makha", Action("O10-1", date(2022, 10, 21)), now=AS_OF)
+    result = run(engine, bkk(2022, 10, 21, 10, 0))
+    assert result.cancelled == 2  # O10-1's LINE and mail reminders
+    o10 = [r for r in outbox(engine, status="cancelled")]
+    assert len(o10) == 2 and all("done" in (r.skip_reason or "") for r in o10)
+
+
+def test_done_occurrences_get_no_new_reminders(engine: Engine, sample: LoadResult) -> None:
+    sync_sample(engine, sample)
+    with session_scope(engine) as session:
+        record_action(session, "makha", Action("O10-1", date(2022, 10, 20)), now=AS_OF)
+    assert run(engine, AS_OF).created == 11
+
+
+def test_after_sending_hours_the_reminder_waits_for_the_next_working_day(engine: Engine, sample: LoadResult) -> None:
+    sync_sample(engine, sample)
+    run(engine, bkk(2022, 10, 21, 17, 0))
+    rows = outbox(engine, stage="before-7")
+    # Saturday, Sunday and the 24 October holiday pass: Tuesday 25 October at 08:30.
+    assert {r.send_after for r in rows} == {datetime(2022, 10, 25, 1, 30, tzinfo=UTC)}
+
+
+def test_catch_up_within_grace_sends_once_and_records_what_it_skips(engine: Engine, sample: LoadResult) -> None:
+    sync_sample(engine, sample)
+    run(engine, bkk(2022, 10, 26, 9, 0))  # the planner ran on Wednesday 26 October…
+    result = run(engine, bkk(2022, 11, 2, 9, 0))  # …and then not until Wednesday 2 November
+    # Between them: before-3/before-1 (Fri 28), due (Mon 31) and overdue-1 (Tue 1 Nov). Only the latest
+    # stage per destination may go, and only when at most 3 days old; the rest is recorded as skipped.
+    window = {"before-3", "before-1", "due", "overdue-1"}
+    pending = {r.stage for r in outbox(engine, status="pending") if r.stage in window}
+    skipped = outbox(engine, status="skipped")
+    assert pending == {"overdue-1"}
+    assert {r.stage for r in skipped} >= {"before-1", "due"}
+    assert all("superseded" in (r.skip_reason or "") for r in skipped)
+    assert result.skipped == len(skipped)
+
+
+def test_stages_missed_beyond_grace_are_skipped_with_a_reason(engine: Engine, sample: LoadResult) -> None:
+    sync_sample(engine, sample)
+    run(engine, bkk(2022, 10, 20, 9, 0))
+    run(engine, bkk(2022, 10, 26, 9, 0), grace_days=0)
+    missed = [r for r in outbox(engine, stage="before-7") if r.stage_day == date(2022, 10, 21)]
+    assert missed and all(r.status == "skipped" and "missed" in (r.skip_reason or "") for r in missed)
+
+
+def test_first_run_plans_only_today(engine: Engine, sample: LoadResult) -> None:
+    sync_sample(engine, sample)
+    run(engine, bkk(2022, 11, 2, 9, 0))
+    assert outbox(engine, status="skipped") == []
