@@ -22,6 +22,7 @@ from types import FrameType
 from zoneinfo import ZoneInfo
 
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
@@ -201,6 +202,7 @@ def build_scheduler(service: Service) -> BlockingScheduler:
     opts = service.options
     scheduler = BlockingScheduler(
         timezone=TIMEZONE,
+        jobstores={"default": MemoryJobStore()},  # explicit: the database is the schedule, not a job store
         executors={"default": ThreadPoolExecutor(max_workers=3)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": opts.misfire_grace_seconds},
     )
