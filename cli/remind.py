@@ -156,9 +156,10 @@ def cmd_remind(args: argparse.Namespace, ctx: Context) -> int:
         notifiers.close()
     if args.format == "json":
         ctx.print_json({"as_of": now.astimezone(BANGKOK).isoformat(),
-                        "planned": vars(planned), "dispatched": dict(sent.statuses), "claimed": sent.claimed})
+                        "planned": vars(planned),
+                        "dispatched": {s: n for s, n in sent.statuses.items() if n}, "claimed": sent.claimed})
         return EXIT_OK
-    outcome = ", ".join(f"{n} {s}" for s, n in sorted(sent.statuses.items())) or "nothing due"
+    outcome = ", ".join(f"{n} {s}" for s, n in sorted(sent.statuses.items()) if n) or "nothing due"
     ctx.print(f"planned {planned.created} new reminder(s) ({planned.skipped} skipped, {planned.cancelled} cancelled);"
               f" dispatched: {outcome}")
     return EXIT_OK
@@ -198,7 +199,6 @@ def retry(ctx: Context, outbox_id: int | None) -> int:
     if outbox_id is None:
         ctx.print("error: give the message id: tracker outbox retry ID (see `tracker outbox --status dead`)")
         return EXIT_INVALID
-    now = now_utc()
     with session_scope(ctx.engine()) as session:
         row = session.get(OutboxRow, outbox_id)
         if row is None:
@@ -208,7 +208,8 @@ def retry(ctx: Context, outbox_id: int | None) -> int:
             ctx.print(f"error: message {outbox_id} is {row.status}; only {', '.join(RETRYABLE)} messages can be"
                       " retried (a sent message is never sent twice)")
             return EXIT_INVALID
-        row.status, row.attempts, row.next_attempt_at = "pending", 0, now
+        # Due again from its original send time: the next dispatch (whatever clock it runs on) takes it.
+        row.status, row.attempts, row.next_attempt_at = "pending", 0, row.send_after
         row.lease_owner = row.lease_until = row.skip_reason = None
         health = session.scalar(select(DestinationHealthRow).where(
             DestinationHealthRow.org_id == row.org_id, DestinationHealthRow.url == row.destination))

@@ -125,11 +125,12 @@ def run_once(engine: Engine, now: datetime, notifiers: Sender, owner: str, *, le
             taken, claimed = _claim_batch(factory, owner, clock(), lease_seconds, batch, org_ids)
             result.claimed += taken
             result.statuses["skipped"] += taken - len(claimed)  # to destinations marked broken
+            recorded = bool(in_flight)
             if in_flight:
                 outcomes = [f.result() for f in in_flight]
                 with factory.begin() as session:
                     result.statuses.update(outbox_store.record(session, outcomes, owner, max_attempts, rng).values())
-            if not taken:
+            if not taken and not recorded:  # recording may have queued alerts: look once more
                 break
             in_flight = [pool.submit(send_one, notifiers, limits, c, clock, after_send) for c in claimed]
     return result
