@@ -187,8 +187,8 @@ def cmd_outbox(args: argparse.Namespace, ctx: Context) -> int:
     if args.format == "json":
         ctx.print_json({"messages": items})
         return EXIT_OK
-    table = [[str(i["id"]), i["org"], i["kind"], i["stage"], i["recipient"], i["destination"], i["status"],
-              str(i["attempts"]), i["last_error"] or i["skip_reason"] or ""] for i in items]
+    table = [[str(r.id), code, r.kind, r.stage, r.recipient, mask_destination(r.destination), r.status,
+              str(r.attempts), r.last_error or r.skip_reason or ""] for r, code in rows]
     ctx.print(render_table(["id", "org", "kind", "stage", "recipient", "destination", "status", "tries", "note"],
                            table, [8, 12, 8, 16, 24, 40, 10, 5, 60]))
     return EXIT_OK

@@ -1,0 +1,86 @@
+"""`tracker remind`, `tracker outbox` and `tracker send-test`, run in-process against a temporary SQLite file."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cli.common import Context
+from cli.main import main
+from config.settings import Settings
+from store.db import open_engine
+from tests.fixtures_reminders import count_outbox
+
+AS_OF = "2022-10-21T09:00:00+07:00"
+KEYS = {"org", "measure", "obligation", "due", "stage", "days_to_due", "recipient", "destination", "subject", "text"}
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    environment = {"TRACKER_DATA_DIR": str(tmp_path), "TRACKER_OUTBOX_DIR": str(tmp_path / "outbox")}
+    assert run(environment, "sync")[0] == 0
+    return environment
+
+
+def run(env: dict[str, str], *argv: str) -> tuple[int, str]:
+    out = io.StringIO()
+    code = main(list(argv), Context(Settings.from_env(env), out=out, err=out))
+    return code, out.getvalue()
+
+
+def run_json(env: dict[str, str], *argv: str) -> Any:
+    code, out = run(env, *argv, "--format", "json")
+    assert code == 0, out
+    return json.loads(out)
+
+
+def test_dry_run_shows_the_o10_plan_reminder_moved_off_the_24_october_holiday(env: dict[str, str],
+                                                                               tmp_path: Path) -> None:
+    data = run_json(env, "remind", "--org", "makha", "--as-of", AS_OF, "--dry-run")
+    assert data["as_of"] == AS_OF
+    o10 = [r for r in data["reminders"] if r["obligation"] == "O10-1"]
+    assert o10, "the annual-plan reminder is missing"
+    assert all(set(r) == KEYS for r in data["reminders"])
+    facts = {(r["measure"], r["due"], r["stage"], r["days_to_due"]) for r in o10}
+    assert facts == {("O10", "2022-10-31", "before", 10)}
+    assert {r["recipient"] for r in o10} == {"เจ้าหน้าที่ผู้รับผิดชอบ สำนักปลัด"}
+    assert "U0123456789abcdef0123456789abcdef" not in json.dumps(data)  # destinations are masked
+    assert "วันจันทร์ที่ ๓๑ ตุลาคม ๒๕๖๕" in o10[0]["text"]
+    engine = open_engine(f"sqlite:///{tmp_path / 'tracker.sqlite3'}")
+    assert count_outbox(engine) == 0  # a dry run writes nothing
+    engine.dispose()
+
+
+def test_dry_run_stage_kinds_and_signed_days(env: dict[str, str]) -> None:
+    late = run_json(env, "remind", "--org", "makha", "--as-of", "2022-11-07T09:00:00+07:00", "--dry-run")
+    stages = {(r["obligation"], r["stage"], r["days_to_due"]) for r in late["reminders"]}
+    assert ("O10-1", "escalation", -7) in stages
+
+
+def test_remind_plans_and_sends_to_the_outbox_folder_once(env: dict[str, str], tmp_path: Path) -> None:
+    first = run_json(env, "remind", "--org", "makha", "--as-of", AS_OF)
+    assert first["planned"]["created"] == 13 and first["dispatched"] == {"sent": 13}
+    assert len(list((tmp_path / "outbox").glob("*.json"))) == 13
+    again = run_json(env, "remind", "--org", "makha", "--as-of", "2022-10-21T10:00:00+07:00")
+    assert again["planned"]["created"] == 0 and again["dispatched"] == {}
+    listed = run_json(env, "outbox", "--status", "sent")["messages"]
+    assert len(listed) == 13 and all("U0123456789abcdef0123456789abcdef" not in m["destination"] for m in listed)
+
+
+def test_outbox_retry_needs_a_retryable_message(env: dict[str, str]) -> None:
+    run_json(env, "remind", "--org", "makha", "--as-of", AS_OF)
+    code, out = run(env, "outbox", "retry", "1")
+    assert code == 2 and "never sent twice" in out
+    assert run(env, "outbox", "retry", "999")[0] == 2
+    assert run(env, "outbox", "retry")[0] == 2
+
+
+def test_send_test_without_credentials_writes_to_the_outbox_folder(env: dict[str, str], tmp_path: Path) -> None:
+    code, out = run(env, "send-test", "line://U0123456789abcdef0123456789abcdef")
+    assert code == 0 and "outbox" in out
+    assert list((tmp_path / "outbox").glob("*.json"))
+    assert run(env, "send-test", "carrier-pigeon://coop")[0] == 1
