@@ -33,7 +33,7 @@ from store.repo import (
 from tracker.errors import Problem
 from tracker.model import Action, Organisation
 from tracker.status import OccurrenceStatus, status_label, statuses
-from tracker.thaidate import fiscal_year, format_date
+from tracker.thaidate import fiscal_year, format_date, to_thai_digits
 
 Sub = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
@@ -142,9 +142,13 @@ def org_statuses(ctx: Context, code: str, today: date, fy: int) -> tuple[Organis
         if ensure_occurrences(session, row.id, org, fy):
             refresh_done(session, row.id)
         actions = [s.action for s in list_actions(session, code)]
-    occurrences = org.occurrences(fy)
+    # Late work for an earlier fiscal year must find its deadline there, so attribute over every year
+    # tracked, then show the one asked for.
+    years = range(min(fy, org.fiscal_year), max(fy, org.fiscal_year) + 1)
+    occurrences = [occ for year in years for occ in org.occurrences(year)]
     soon = {ob.code: ob.policy.due_soon_days for ob in org.obligations()}
-    return org, statuses(occurrences, actions, today, soon)
+    shown = {occ for occ in org.occurrences(fy)}
+    return org, [item for item in statuses(occurrences, actions, today, soon) if item.occurrence in shown]
 
 
 def cmd_status(args: argparse.Namespace, ctx: Context) -> int:
@@ -182,22 +186,22 @@ def board(org: Organisation, items: list[OccurrenceStatus], today: date, fy: int
         ob = org.obligation(item.occurrence.obligation)
         note = ""
         if item.days_late is not None:
-            note = f"ล่าช้า {item.days_late} วัน" if th else f"{item.days_late} days late"
+            note = to_thai_digits(f"ล่าช้า {item.days_late} วัน") if th else f"{item.days_late} days late"
         elif item.days_overdue is not None:
-            note = f"เกินกำหนด {item.days_overdue} วัน" if th else f"{item.days_overdue} days overdue"
+            note = to_thai_digits(f"เกินกำหนด {item.days_overdue} วัน") if th else f"{item.days_overdue} days overdue"
         elif item.days_to_due is not None and item.status.value in ("open", "due_soon"):
-            note = f"เหลือ {item.days_to_due} วัน" if th else f"{item.days_to_due} days left"
+            note = to_thai_digits(f"เหลือ {item.days_to_due} วัน") if th else f"{item.days_to_due} days left"
         rows.append([ob.measure, ob.code, units.get(ob.unit, ob.unit), item.occurrence.period,
                      format_date(item.occurrence.due, lang, style="short" if th else "long"),
                      status_label(item.status, lang),
                      format_date(item.done_on, lang, style="short" if th else "long") if item.done_on else "-", note])
-    title = (f"{org.name} อำเภอ{org.district} จังหวัด{org.province} — ปีงบประมาณ พ.ศ. {fy}"
+    title = (f"{org.name} อำเภอ{org.district} จังหวัด{org.province} — ปีงบประมาณ พ.ศ. {to_thai_digits(str(fy))}"
              f" ณ วันที่ {format_date(today, 'th')}" if th else
              f"{org.name} ({org.district}, {org.province}) — fiscal year {fy} as of {format_date(today, 'en')}")
     counts: dict[str, int] = {}
     for item in items:
         counts[status_label(item.status, lang)] = counts.get(status_label(item.status, lang), 0) + 1
-    summary = " · ".join(f"{k} {v}" for k, v in counts.items())
+    summary = " · ".join(f"{k} {to_thai_digits(str(v)) if th else v}" for k, v in counts.items())
     return f"{title}\n{render_table(headers, rows)}\n{summary}\n"
 
 

@@ -70,3 +70,11 @@ def test_status_of_every_fy_2566_occurrence_follows_from_the_ten_actions(cli: Cl
     # The two actions dated 30 October 2566 lie in the future on 30 April 2566: they do not count yet.
     assert status["M05-1"] == ["overdue", "overdue", "open", "upcoming"]
     assert status["M06-1"] == ["open"]
+
+
+def test_next_fiscal_year_starts_fresh_and_keeps_last_years_late_work_where_it_belongs(cli: Cli) -> None:
+    obs = by_obligation(cli.json("status", "--org", "makha", "--as-of", "2023-11-15"))
+    assert {o["period"][:4] for v in obs.values() for o in v} == {"2567"}
+    assert [o["status"] for o in obs["O10-1"]] == ["overdue"]  # FY 2566's plan does not satisfy FY 2567's
+    # The two actions dated 30 October 2566 fall in FY 2567's first quarter and count there.
+    assert obs["M05-1"][0]["status"] == "done" and obs["M05-1"][0]["done_on"] == "2023-10-30"

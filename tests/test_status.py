@@ -68,3 +68,18 @@ def test_late_work_counts_for_the_deadline_it_missed() -> None:
 def test_actions_of_other_obligations_are_ignored() -> None:
     got = attribute_actions([OCC], [make_action("O11-1", date(2022, 10, 5))])
     assert got[OCC] == []
+
+
+def test_early_work_counts_within_its_fiscal_year_only() -> None:
+    next_year = occurrence(period="2567", window_start=date(2023, 10, 1), due=date(2023, 10, 31))
+    early = make_action(done_on=date(2023, 9, 25))
+    assert attribute_actions([next_year], [early])[next_year] == []
+    this_fy = occurrence(period="2566", window_start=date(2023, 4, 1), due=date(2023, 4, 30))
+    assert attribute_actions([this_fy], [make_action(done_on=date(2023, 3, 1))])[this_fy] != []
+
+
+def test_late_work_goes_to_last_years_deadline_not_this_years() -> None:
+    last = occurrence(period="2566", window_start=date(2023, 4, 1), due=date(2023, 4, 30))
+    this = occurrence(period="2567", window_start=date(2024, 4, 1), due=date(2024, 4, 30))
+    got = attribute_actions([last, this], [make_action(done_on=date(2023, 11, 2))])
+    assert len(got[last]) == 1 and got[this] == []

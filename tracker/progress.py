@@ -148,9 +148,13 @@ def obligation_status(org: Organisation, ob: Obligation, done: Sequence[Action],
         text = f"ไม่มีกำหนดเวลา · {_DONE_TH if done else NO_ACTION_TEXT}"
         return to_thai_digits(text), "no_deadline"
     occurrences = ob.occurrences(fy, org.calendar)
+    # Work logged late for last year's deadline must count there, not as early work for this year's.
+    earlier = ob.occurrences(fy - 1, org.calendar)
     if isinstance(ob.rule, RecurringRule):
         occurrences = [o for o in occurrences if o.window_start <= period.end] or occurrences
-    items = statuses(occurrences, done, as_of, ob.policy.due_soon_days)
+    shown = set(occurrences)
+    judged = statuses([*earlier, *occurrences], done, as_of, ob.policy.due_soon_days)
+    items = [i for i in judged if i.occurrence in shown]
     if len(items) == 1:
         return _single(items[0], bool(done))
     return _recurring(ob.rule.describe("th"), items, bool(done))

@@ -11,6 +11,7 @@ from enum import StrEnum
 
 from tracker.model import Action
 from tracker.rules import Occurrence
+from tracker.thaidate import fiscal_year
 
 
 class Status(StrEnum):
@@ -66,7 +67,9 @@ def attribute_actions(
     An action that names its period counts for that occurrence. Otherwise it counts for the occurrence
     whose window [window_start, due] holds its date (the earliest due first, when windows overlap);
     failing that, for the latest occurrence already due before it (work done late); failing that, for
-    the first occurrence whose window has not opened yet (work done early). Actions of an obligation
+    the first occurrence whose window has not opened yet, if the action lies in the same fiscal year (work
+    done early; a years-old action never satisfies a future deadline). Pass every fiscal year that can hold
+    an action's deadline: late work is only found in the occurrences given. Actions of an obligation
     without occurrences are left out.
     """
     by_obligation: dict[str, list[Occurrence]] = defaultdict(list)
@@ -97,7 +100,8 @@ def _target(occurrences: Sequence[Occurrence], action: Action) -> Occurrence | N
     index = bisect.bisect_left(dues, day)
     if index > 0:
         return occurrences[index - 1]
-    return occurrences[0] if occurrences[0].window_start > day else None
+    first = occurrences[0]
+    return first if first.window_start > day and fiscal_year(first.window_start) == fiscal_year(day) else None
 
 
 def occurrence_status(
