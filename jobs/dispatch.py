@@ -25,14 +25,13 @@ from config.settings import Settings
 from jobs import outbox_store
 from jobs.outbox_store import Claimed, Outcome
 from jobs.plan import cancel_done
-from jobs.plan_context import closures_from_text, policy_from_text
+from jobs.plan_context import calendar_from_text, policy_from_text
 from jobs.ratelimit import ChannelLimits
 from jobs.render_outbox import render_missing
 from notifiers.base import DeliveryError, OutgoingMessage, Receipt
 from notifiers.registry import route_to_outbox, scheme_of
 from store.models import OrganisationRow
 from tracker.reminders import BANGKOK
-from tracker.workdays import WorkCalendar
 
 MAX_ATTEMPTS = 8
 
@@ -65,7 +64,7 @@ def open_org_ids(session: Session, now: datetime, org: str | None = None) -> tup
     rows = session.execute(query if org is None else query.where(OrganisationRow.code == org))
     for org_id, policy_text, closures in rows:
         policy = policy_from_text(policy_text)
-        calendar = WorkCalendar.with_closures(closures_from_text(closures))
+        calendar = calendar_from_text(closures)
         if calendar.is_working_day(local.date()) and policy.send_from <= local.time() < policy.send_until:
             open_ids.append(org_id)
         else:

@@ -14,28 +14,20 @@ fell while the planner was down are caught up once when at most `grace_days` old
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, Text, and_, cast, exists, func, or_, select, update
+from sqlalchemy import Select, Text, and_, cast, exists, func, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from jobs.plan_context import OrgContext, load_contexts, policy_from_text
+from jobs.plan_context import OrgContext, Recipient, calendar_from_text, load_contexts, policy_from_text
 from store.models import ObligationRow, OccurrenceRow, OutboxRow, PlannerMarkRow
 from tracker.model import ReminderPolicy
-from tracker.reminders import (
-    BANGKOK,
-    PlannedReminder,
-    TrackedOccurrence,
-    reminders_for_stages,
-    schedule_span,
-    send_at,
-    stages_between,
-)
-from tracker.rules import Occurrence
+from tracker.reminders import BANGKOK, Stage, merge_same_day, schedule_span, send_at, stages_between
 from tracker.workdays import WorkCalendar
 
 MAX_CATCH_UP_DAYS = 62  # beyond two months of downtime, reminders are stale: `tracker status` tells the story
@@ -51,12 +43,12 @@ class PlanResult:
 
 
 def dialect_insert(session: Session) -> Any:
-    """`INSERT … ON CONFLICT (key) DO NOTHING` into the outbox for this session's database."""
+    """`INSERT … ON CONFLICT (key) DO NOTHING` into the outbox table for this session's database."""
     name = session.get_bind().dialect.name
     module = {"postgresql": postgresql, "sqlite": sqlite}.get(name)
     if module is None:
         raise NotImplementedError(f"the outbox supports SQLite and PostgreSQL, not {name}")
-    return module.insert(OutboxRow).on_conflict_do_nothing(index_elements=["key"])
+    return module.insert(OutboxRow.__table__).on_conflict_do_nothing(index_elements=["key"])
 
 
 def planning_start(session: Session, scope: str, today: date) -> date:
@@ -84,13 +76,14 @@ def candidate_dues(pairs: Iterable[tuple[ReminderPolicy, WorkCalendar]], start: 
 
 
 def open_occurrences(dues: Sequence[date], today: date,
-                     org_id: int | None = None) -> Select[int, int, date, str, str, str, str]:
+                     org_id: int | None = None) -> Select[int, int, date, str, str]:
     """The one query: active, not-done occurrences due on one of `dues`, with what planning needs."""
     query = (
-        select(OccurrenceRow.id, OccurrenceRow.org_id, OccurrenceRow.due, OccurrenceRow.period,
-               ObligationRow.code, ObligationRow.unit_code, cast(ObligationRow.policy, Text))
+        select(OccurrenceRow.id, OccurrenceRow.org_id, OccurrenceRow.due, ObligationRow.unit_code,
+               cast(ObligationRow.policy, Text))
         .join(ObligationRow, ObligationRow.id == OccurrenceRow.obligation_id)
-        .where(OccurrenceRow.active.is_(True), ObligationRow.active.is_(True),
+        # `= true` rather than `IS 1`: SQLite uses the (active, due) index only for an equality.
+        .where(OccurrenceRow.active == true(), ObligationRow.active == true(),
                or_(OccurrenceRow.done_on.is_(None), OccurrenceRow.done_on > today),
                OccurrenceRow.due.in_(list(dues)))
     )
@@ -107,39 +100,74 @@ def first_send_time(now: datetime, policy: ReminderPolicy, calendar: WorkCalenda
     return send_at(calendar.next_working_day(today + timedelta(days=1)), policy)
 
 
-def outbox_values(reminders: Sequence[PlannedReminder], ctx: OrgContext, policy: ReminderPolicy,
-                  today: date, now: datetime, grace_days: int) -> Iterator[dict[str, Any]]:
-    """Outbox rows for one occurrence's reminders in the planning range. Per recipient and destination
-    only the latest stage can be sent; earlier ones (missed while the planner was down) are skipped."""
-    latest: dict[tuple[str, str], PlannedReminder] = {}
-    for r in reminders:
-        slot = (r.recipient, r.destination)
-        if slot not in latest or r.day > latest[slot].day:
-            latest[slot] = r
-    send_after = first_send_time(now, policy, ctx.calendar)
-    for r in reminders:
-        newest = latest[(r.recipient, r.destination)]
+COLUMNS = ("key", "kind", "org_id", "occurrence_id", "stage", "merged_stages", "stage_day", "recipient",
+           "destination", "lang", "status", "skip_reason", "attempts")
+
+
+def outbox_rows(occ_id: int, ctx: OrgContext, unit: str, stages: Sequence[Stage], send_after: datetime,
+                today: date, grace_days: int, sqlite_dates: bool) -> Iterator[tuple[Any, ...]]:
+    """Outbox rows (in COLUMNS order, plus send_after) for one occurrence's stages in the planning range.
+    Per recipient and destination only the latest stage can be sent; earlier ones (missed while the
+    planner was down) are recorded as skipped."""
+    if len(stages) == 1:  # the usual case: nothing to merge, nothing superseded
+        stage = stages[0]
+        reason = _missed(stage, today, grace_days)
+        day = stage.day.isoformat() if sqlite_dates else stage.day
+        for name, destination, who in ctx.recipients(unit, stage.audience):
+            yield (f"occ:{occ_id}:{stage.label}:{who}", "reminder", ctx.id, occ_id, stage.label, "", day, name,
+                   destination, ctx.language, "skipped" if reason else "pending", reason, 0, send_after)
+        return
+    entries = merge_same_day(stages, lambda who: ctx.recipients(unit, who))
+    latest: dict[Recipient, Stage] = {}
+    for stage, recipient, _ in entries:
+        if recipient not in latest or stage.day > latest[recipient].day:
+            latest[recipient] = stage
+    for stage, recipient, merged in entries:
+        name, destination, who = recipient
+        newest = latest[recipient]
         reason = None
-        if r is not newest:
-            reason = f"superseded by {newest.stage} on {newest.day.isoformat()} (planner was not running)"
-        elif (today - r.day).days > grace_days:
-            reason = f"missed: {r.day.isoformat()} is more than {grace_days} days before planning"
-        yield {
-            "key": r.key, "kind": "reminder", "org_id": ctx.id, "occurrence_id": r.occurrence_id,
-            "stage": r.stage, "merged_stages": ",".join(r.merged), "stage_day": r.day,
-            "recipient": r.recipient, "destination": r.destination, "lang": ctx.org.language,
-            "send_after": send_after, "next_attempt_at": send_after, "status": "skipped" if reason else "pending",
-            "skip_reason": reason, "attempts": 0, "created_at": now,
-        }
+        if stage is not newest:
+            reason = f"superseded by {newest.label} on {newest.day.isoformat()} (planner was not running)"
+        else:
+            reason = _missed(stage, today, grace_days)
+        yield (f"occ:{occ_id}:{stage.label}:{who}", "reminder", ctx.id, occ_id, stage.label, ",".join(merged),
+               stage.day.isoformat() if sqlite_dates else stage.day, name, destination, ctx.language,
+               "skipped" if reason else "pending", reason, 0, send_after)
 
 
-def insert_rows(session: Session, rows: list[dict[str, Any]]) -> tuple[int, int]:
-    """Insert what is new; returns (pending created, skipped recorded)."""
-    if not rows:
-        return 0, 0
-    statuses = session.execute(dialect_insert(session).returning(OutboxRow.status), rows).scalars().all()
-    skipped = sum(1 for s in statuses if s == "skipped")
-    return len(statuses) - skipped, skipped
+def _missed(stage: Stage, today: date, grace_days: int) -> str | None:
+    if (today - stage.day).days > grace_days:
+        return f"missed: {stage.day.isoformat()} is more than {grace_days} days before planning"
+    return None
+
+
+def utc_literal(value: datetime) -> str:
+    """An aware datetime as the naive-UTC literal both SQLite and PostgreSQL store (see UTCDateTime).
+    Built from a datetime we computed, never from user text."""
+    naive = value.astimezone(UTC).replace(tzinfo=None)
+    return f"'{naive.strftime('%Y-%m-%d %H:%M:%S.%f')}'"
+
+
+def insert_rows(session: Session, rows: list[tuple[Any, ...]], now: datetime) -> tuple[int, int]:
+    """Insert what is new; returns (pending created, skipped recorded).
+
+    The driver's own `executemany` with `ON CONFLICT (key) DO NOTHING`, no RETURNING (both drivers
+    report the rows actually inserted in `rowcount`), and the timestamps a group of rows shares written
+    once into the statement: per-row conversions through the ORM cost more than the planning itself."""
+    dialect = session.get_bind().dialect
+    if dialect.name not in ("sqlite", "postgresql"):
+        raise NotImplementedError(f"the outbox supports SQLite and PostgreSQL, not {dialect.name}")
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    groups: dict[tuple[str, datetime], list[tuple[Any, ...]]] = defaultdict(list)
+    for row in rows:
+        groups[(row[10], row[-1])].append(row[:-1])
+    created = {"pending": 0, "skipped": 0}
+    for (status, send_after), batch in groups.items():
+        sql = (f"INSERT INTO outbox ({', '.join(COLUMNS)}, send_after, next_attempt_at, created_at) "
+               f"VALUES ({', '.join([mark] * len(COLUMNS))}, {utc_literal(send_after)}, {utc_literal(send_after)}, "
+               f"{utc_literal(now)}) ON CONFLICT (key) DO NOTHING")
+        created[status] += max(0, int(session.connection().exec_driver_sql(sql, batch).rowcount))
+    return created["pending"], created["skipped"]
 
 
 def cancel_done(session: Session, today: date, org_id: int | None = None) -> int:
@@ -170,30 +198,35 @@ def set_mark(session: Session, scope: str, today: date, now: datetime) -> None:
 
 
 def plan_rows(session: Session, contexts: dict[int, OrgContext], start: date, today: date, now: datetime,
-              grace_days: int, org_id: int | None) -> Iterator[tuple[int, list[dict[str, Any]]]]:
+              grace_days: int, org_id: int | None) -> Iterator[tuple[int, list[tuple[Any, ...]]]]:
     """Yield (occurrences read, outbox rows) chunk by chunk, streaming the query."""
     policy_texts = session.scalars(select(cast(ObligationRow.policy, Text)).distinct()
                                    .where(ObligationRow.active.is_(True))).all()
-    calendars = {ctx.calendar for ctx in contexts.values()}
+    calendars = {calendar_from_text(text) for text in {ctx.closures_text for ctx in contexts.values()}}
     pairs = [(policy_from_text(t), c) for t in policy_texts for c in calendars]
     dues = candidate_dues(pairs, start, today)
     if not dues:
         return
-    chunk: list[dict[str, Any]] = []
+    chunk: list[tuple[Any, ...]] = []
     read = 0
+    sqlite_dates = session.get_bind().dialect.name == "sqlite"
+    # Keyed by the stored texts, which are cheap to hash, unlike the policy and calendar objects.
+    cache: dict[tuple[date, str, str], tuple[list[Stage], datetime]] = {}
     result = session.execute(open_occurrences(dues, today, org_id).execution_options(yield_per=CHUNK))
-    for occ_id, row_org, due, period, code, unit, policy_text in result:
+    for occ_id, row_org, due, unit, policy_text in result:
         read += 1
         ctx = contexts.get(row_org)
         if ctx is None:
             continue
-        policy = policy_from_text(policy_text)
-        stages = stages_between(due, policy, ctx.calendar, start, today)
-        if not stages:
-            continue
-        tracked = TrackedOccurrence(Occurrence(code, period, due, due), None, occ_id)
-        chunk.extend(outbox_values(reminders_for_stages(ctx.org, tracked, unit, policy, stages), ctx, policy,
-                                   today, now, grace_days))
+        cached = cache.get((due, policy_text, ctx.closures_text))
+        if cached is None:
+            policy = policy_from_text(policy_text)
+            cached = (stages_between(due, policy, ctx.calendar, start, today),
+                      first_send_time(now, policy, ctx.calendar))
+            cache[(due, policy_text, ctx.closures_text)] = cached
+        stages, when = cached
+        if stages:
+            chunk.extend(outbox_rows(occ_id, ctx, unit, stages, when, today, grace_days, sqlite_dates))
         if len(chunk) >= CHUNK:
             yield read, chunk
             read, chunk = 0, []
@@ -211,7 +244,7 @@ def run_once(session: Session, now: datetime, org: str | None = None, grace_days
     scope = org or "*"
     start = planning_start(session, scope, today)
     for read, rows in plan_rows(session, contexts, start, today, now, grace_days, org_id):
-        created, skipped = insert_rows(session, rows)
+        created, skipped = insert_rows(session, rows, now)
         result.selected += read
         result.created += created
         result.skipped += skipped

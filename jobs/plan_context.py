@@ -1,32 +1,68 @@
-"""What the planner needs to know about every organisation, read in three set-based queries.
+"""What the planner needs to know about every organisation, read in two set-based queries.
 
 Loading full `Organisation` objects (measures, obligations, rules) for thousands of organisations would
-cost more than the planning itself; the planner needs only each organisation's calendar, language,
-units with their contacts, and executives.
+cost more than the planning itself. The planner needs each organisation's calendar, language and
+contacts; an organisation's contacts are turned into domain objects only when one of its occurrences
+has a reminder that day, and each audience is resolved once, by the pure `tracker.reminders.audience`.
 """
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 
 from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session
 
-from store.models import ContactRow, OrganisationRow, UnitRow
+from store.models import ContactRow, OrganisationRow
 from store.repo import policy_from_json
 from tracker.model import Contact, Organisation, ReminderPolicy, Unit
+from tracker.reminders import audience, recipient_hash
 from tracker.workdays import WorkCalendar
 
+Recipient = tuple[str, str, str]  # name, destination, recipient_hash
+ContactData = tuple[str, str | None, str, str, str, str]  # kind, unit code, name, role, destinations JSON, title
 
-@dataclass(frozen=True)
+
+@dataclass
 class OrgContext:
     id: int
-    org: Organisation  # units, contacts, executives, admins and closures only: no measures
-    calendar: WorkCalendar  # built once: `Organisation.calendar` builds a new one on every access
+    code: str
+    language: str
+    closures_text: str  # the stored closures: a cheap key for caches that depend on the calendar
+    contacts: list[ContactData] = field(default_factory=list)
+    _recipients: dict[tuple[str, str], tuple[Recipient, ...]] = field(default_factory=dict)
+    _org: Organisation | None = None
+
+    @property
+    def calendar(self) -> WorkCalendar:
+        return calendar_from_text(self.closures_text)
+
+    @property
+    def org(self) -> Organisation:
+        """The organisation with its units and people only (no measures), built on first use."""
+        if self._org is None:
+            people: dict[tuple[str, str | None], list[Contact]] = defaultdict(list)
+            for kind, unit, name, role, dests, title in self.contacts:
+                people[(kind, unit)].append(Contact(name, role, tuple(json.loads(dests)), title))
+            units = tuple(Unit(code, code, tuple(cs)) for (kind, code), cs in people.items()
+                          if kind == "unit" and code is not None)
+            self._org = Organisation(self.code, self.code, "", "", 0, units=units,
+                                     executives=tuple(people[("executive", None)]),
+                                     admins=tuple(people[("admin", None)]), language=self.language)
+        return self._org
+
+    def recipients(self, unit_code: str, who: str) -> tuple[Recipient, ...]:
+        """(name, destination, key hash) of an audience of a unit, computed once per organisation."""
+        found = self._recipients.get((unit_code, who))
+        if found is None:
+            found = tuple((c.name, d, recipient_hash(c.name, d))
+                          for c in audience(self.org, unit_code, who) for d in c.destinations)
+            self._recipients[(unit_code, who)] = found
+        return found
 
 
 @lru_cache(maxsize=1024)
@@ -35,35 +71,32 @@ def policy_from_text(text: str) -> ReminderPolicy:
     return policy_from_json(json.loads(text))
 
 
+@lru_cache(maxsize=4096)
+def closures_from_text(text: str) -> tuple[tuple[date, str], ...]:
+    return tuple((date.fromisoformat(d), name) for d, name in json.loads(text))
+
+
+@lru_cache(maxsize=4096)
+def calendar_from_text(text: str) -> WorkCalendar:
+    return WorkCalendar.with_closures(closures_from_text(text))
+
+
 def load_contexts(session: Session, org_code: str | None = None) -> dict[int, OrgContext]:
-    """Every organisation (or the one named), keyed by its row id."""
-    orgs = select(OrganisationRow.id, OrganisationRow.code, OrganisationRow.name, OrganisationRow.fiscal_year,
-                  OrganisationRow.language, cast(OrganisationRow.policy, Text), cast(OrganisationRow.closures, Text))
-    units = select(UnitRow.org_id, UnitRow.code, UnitRow.name).where(UnitRow.active.is_(True))
+    """Every organisation (or the one named), keyed by its row id. Contacts of units that were removed
+    are gone too (a sync replaces them all), so the contacts alone describe the live units."""
+    orgs = select(OrganisationRow.id, OrganisationRow.code, OrganisationRow.language,
+                  cast(OrganisationRow.closures, Text))
     contacts = select(ContactRow.org_id, ContactRow.kind, ContactRow.unit_code, ContactRow.name, ContactRow.role,
                       cast(ContactRow.destinations, Text), ContactRow.title).order_by(ContactRow.position)
     if org_code is not None:
         orgs = orgs.where(OrganisationRow.code == org_code)
-        ids = select(OrganisationRow.id).where(OrganisationRow.code == org_code).scalar_subquery()
-        units = units.where(UnitRow.org_id == ids)
-        contacts = contacts.where(ContactRow.org_id == ids)
-    people: dict[tuple[int, str, str | None], list[Contact]] = defaultdict(list)
-    for org_id, kind, unit, name, role, dests, title in session.execute(contacts):
-        people[(org_id, kind, unit)].append(Contact(name, role, tuple(json.loads(dests)), title))
-    unit_rows: dict[int, list[Unit]] = defaultdict(list)
-    for org_id, code, name in session.execute(units):
-        unit_rows[org_id].append(Unit(code, name, tuple(people[(org_id, "unit", code)])))
-    out: dict[int, OrgContext] = {}
-    for org_id, code, name, fy, lang, policy, closures in session.execute(orgs):
-        org = Organisation(
-            code=code, name=name, district="", province="", fiscal_year=fy, units=tuple(unit_rows[org_id]),
-            executives=tuple(people[(org_id, "executive", None)]), admins=tuple(people[(org_id, "admin", None)]),
-            closures=closures_from_text(closures), policy=policy_from_text(policy), language=lang,
-        )
-        out[org_id] = OrgContext(org_id, org, org.calendar)
+        contacts = contacts.where(ContactRow.org_id == select(OrganisationRow.id)
+                                  .where(OrganisationRow.code == org_code).scalar_subquery())
+    connection = session.connection()  # Core rows: the ORM's per-row bookkeeping is not needed here
+    out = {org_id: OrgContext(org_id, code, lang, closures)
+           for org_id, code, lang, closures in connection.execute(orgs)}
+    for org_id, kind, unit, name, role, dests, title in connection.execute(contacts):
+        ctx = out.get(org_id)
+        if ctx is not None:
+            ctx.contacts.append((kind, unit, name, role, dests, title))
     return out
-
-
-@lru_cache(maxsize=4096)
-def closures_from_text(text: str) -> tuple[tuple[date, str], ...]:
-    return tuple((date.fromisoformat(d), name) for d, name in json.loads(text))

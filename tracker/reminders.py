@@ -19,10 +19,11 @@ urgent stage, listing the others in `merged`.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from tracker.model import Contact, Organisation, ReminderPolicy
@@ -150,36 +151,57 @@ class PlannedReminder:
                             self.recipient, self.destination)
 
 
+def recipient_hash(recipient: str, destination: str) -> str:
+    """A short, stable stand-in for (recipient, destination) in keys: a webhook URL may hold a token."""
+    return hashlib.sha256(f"{recipient}\n{destination}".encode()).hexdigest()[:20]
+
+
 def reminder_key(occurrence_id: int | None, org: str, obligation: str, period: str, stage: str,
-                 recipient: str, destination: str) -> str:
-    """The natural key of a reminder: stable across processes, runs and restarts."""
-    who = hashlib.sha256(f"{recipient}\n{destination}".encode()).hexdigest()[:20]
+                 recipient: str, destination: str, who: str | None = None) -> str:
+    """The natural key of a reminder: stable across processes, runs and restarts. `who` is
+    `recipient_hash(recipient, destination)` when the caller already has it."""
     occ = f"occ:{occurrence_id}" if occurrence_id is not None else f"occ:{org}/{obligation}/{period}"
-    return f"{occ}:{stage}:{who}"
+    return f"{occ}:{stage}:{who or recipient_hash(recipient, destination)}"
+
+
+R = TypeVar("R", bound=Hashable)
+
+
+def merge_same_day(stages: Iterable[Stage],
+                   recipients: Callable[[str], Iterable[R]]) -> list[tuple[Stage, R, tuple[str, ...]]]:
+    """One entry per (day, recipient): the most urgent stage, with the labels it absorbed.
+
+    `recipients(audience)` gives the recipients of an audience ("officers", "heads", "executives") as
+    hashable values, e.g. (name, destination) pairs.
+    """
+    best: dict[tuple[date, R], tuple[Stage, list[str]]] = {}
+    for stage in stages:
+        for recipient in recipients(stage.audience):
+            slot = (stage.day, recipient)
+            if slot not in best:
+                best[slot] = (stage, [])
+                continue
+            kept, merged = best[slot]
+            if stage.rank > kept.rank:
+                merged.append(kept.label)
+                best[slot] = (stage, merged)
+            else:
+                merged.append(stage.label)
+    return [(stage, recipient, tuple(sorted(merged))) for (_, recipient), (stage, merged) in best.items()]
 
 
 def reminders_for_stages(org: Organisation, tracked: TrackedOccurrence, unit_code: str, policy: ReminderPolicy,
                          stages: Iterable[Stage]) -> list[PlannedReminder]:
     """Expand stages into one reminder per recipient and destination, merging those on the same day."""
     occ = tracked.occurrence
-    best: dict[tuple[date, str, str], tuple[Stage, list[str]]] = {}
-    for stage in stages:
-        for contact in audience(org, unit_code, stage.audience):
-            for destination in contact.destinations:
-                slot = (stage.day, contact.name, destination)
-                if slot not in best:
-                    best[slot] = (stage, [])
-                    continue
-                kept, merged = best[slot]
-                if stage.rank > kept.rank:
-                    merged.append(kept.label)
-                    best[slot] = (stage, merged)
-                else:
-                    merged.append(stage.label)
+
+    def recipients(who: str) -> list[tuple[str, str]]:
+        return [(c.name, d) for c in audience(org, unit_code, who) for d in c.destinations]
+
     return [
-        PlannedReminder(org.code, occ.obligation, occ.period, tracked.id, occ.due, day, stage.label, stage.kind,
-                        name, destination, send_at(day, policy), tuple(sorted(merged)))
-        for (day, name, destination), (stage, merged) in best.items()
+        PlannedReminder(org.code, occ.obligation, occ.period, tracked.id, occ.due, stage.day, stage.label, stage.kind,
+                        name, destination, send_at(stage.day, policy), merged)
+        for stage, (name, destination), merged in merge_same_day(stages, recipients)
     ]
 
 
