@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--messages", type=int, default=3000, help="messages for the concurrent dispatch run")
     parser.add_argument("--sequential", type=int, default=150, help="messages for the sequential baseline")
     parser.add_argument("--latency", type=float, default=0.020, help="fake LINE latency per request (s)")
-    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--line-rate", type=float, default=2000, help="LINE push limit per channel (msg/s)")
     parser.add_argument("--limited-rate", type=float, default=200, help="a tighter limit to show it holds")
     parser.add_argument("--skip-dispatch", action="store_true")

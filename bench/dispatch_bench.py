@@ -16,7 +16,7 @@ from pathlib import Path
 
 import requests
 from requests.adapters import HTTPAdapter
-from sqlalchemy import Engine
+from sqlalchemy import Engine, insert
 
 from config.settings import Settings
 from jobs import dispatch
@@ -79,7 +79,7 @@ def queue(engine: Engine, count: int, now: datetime) -> None:
              "subject": "ครบกำหนด", "text": f"ข้อความที่ {i}", "line_text": f"ข้อความที่ {i}", "send_after": now,
              "next_attempt_at": now, "status": "pending", "attempts": 0, "created_at": now} for i in range(count)]
     with session_scope(engine) as session:
-        session.execute(OutboxRow.__table__.insert(), rows)
+        session.execute(insert(OutboxRow), rows)
 
 
 def run(engine: Engine, base: str, now: datetime, count: int, concurrency: int,

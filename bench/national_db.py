@@ -132,7 +132,7 @@ def build(engine: Engine, orgs: int, per_org: int = 40) -> dict[str, int]:
         for table, (columns, rows) in _rows(orgs, per_org).items():
             n = 0
             if engine.dialect.name == "postgresql":
-                with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:  # type: ignore[attr-defined]
+                with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
                     for row in rows:
                         copy.write_row(row)
                         n += 1

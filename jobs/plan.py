@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, Text, and_, cast, exists, func, or_, select, true, update
+from sqlalchemy import Connection, Select, Text, and_, cast, exists, func, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -32,6 +32,7 @@ from tracker.workdays import WorkCalendar
 
 MAX_CATCH_UP_DAYS = 62  # beyond two months of downtime, reminders are stale: `tracker status` tells the story
 CHUNK = 5000  # rows per INSERT: bounds memory at national scale
+PG_TYPES = ("text", "text", "int", "int", "text", "text", "date", "text", "text", "text", "text", "text", "int")
 
 
 @dataclass
@@ -148,6 +149,27 @@ def utc_literal(value: datetime) -> str:
     return f"'{naive.strftime('%Y-%m-%d %H:%M:%S.%f')}'"
 
 
+def _copy_insert(connection: Connection, batch: list[tuple[Any, ...]], stamps: str) -> int:
+    """PostgreSQL: COPY the rows into a session-private staging table, then one INSERT … SELECT … ON
+    CONFLICT DO NOTHING. A round trip per row, a VALUES list to parse, or arrays to adapt in Python
+    each cost several times more than the insert itself."""
+    columns = ", ".join(COLUMNS)
+    staging = ", ".join(f"{name} {kind}" for name, kind in zip(COLUMNS, PG_TYPES, strict=True))
+    connection.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS outbox_incoming ({staging}) ON COMMIT DROP")
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor.copy(f"COPY outbox_incoming ({columns}) FROM STDIN") as copy:
+            for row in batch:
+                copy.write_row(row)
+        cursor.execute(f"INSERT INTO outbox ({columns}, send_after, next_attempt_at, created_at) "
+                       f"SELECT {columns}, {stamps} FROM outbox_incoming ON CONFLICT (key) DO NOTHING")
+        inserted = max(0, int(cursor.rowcount))
+        cursor.execute("TRUNCATE outbox_incoming")
+    finally:
+        cursor.close()
+    return inserted
+
+
 def insert_rows(session: Session, rows: list[tuple[Any, ...]], now: datetime) -> tuple[int, int]:
     """Insert what is new; returns (pending created, skipped recorded).
 
@@ -162,11 +184,15 @@ def insert_rows(session: Session, rows: list[tuple[Any, ...]], now: datetime) ->
     for row in rows:
         groups[(row[10], row[-1])].append(row[:-1])
     created = {"pending": 0, "skipped": 0}
+    connection = session.connection()
     for (status, send_after), batch in groups.items():
-        sql = (f"INSERT INTO outbox ({', '.join(COLUMNS)}, send_after, next_attempt_at, created_at) "
-               f"VALUES ({', '.join([mark] * len(COLUMNS))}, {utc_literal(send_after)}, {utc_literal(send_after)}, "
-               f"{utc_literal(now)}) ON CONFLICT (key) DO NOTHING")
-        created[status] += max(0, int(session.connection().exec_driver_sql(sql, batch).rowcount))
+        stamps = f"{utc_literal(send_after)}, {utc_literal(send_after)}, {utc_literal(now)}"
+        if dialect.name == "sqlite":  # executemany runs in C, row after row, without round trips
+            sql = (f"INSERT INTO outbox ({', '.join(COLUMNS)}, send_after, next_attempt_at, created_at) "
+                   f"VALUES ({', '.join([mark] * len(COLUMNS))}, {stamps}) ON CONFLICT (key) DO NOTHING")
+            created[status] += max(0, int(connection.exec_driver_sql(sql, batch).rowcount))
+            continue
+        created[status] += _copy_insert(connection, batch, stamps)
     return created["pending"], created["skipped"]
 
 

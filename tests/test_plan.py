@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, date, datetime
+from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine
 
 from config.loader import LoadResult
@@ -114,3 +116,12 @@ def test_first_run_plans_only_today(engine: Engine, sample: LoadResult) -> None:
     sync_sample(engine, sample)
     run(engine, bkk(2022, 11, 2, 9, 0))
     assert outbox(engine, status="skipped") == []
+
+
+def test_the_national_benchmark_runs_small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench import bench_reminders
+
+    monkeypatch.delenv("BENCH_DATABASE_URL", raising=False)
+    monkeypatch.delenv("TEST_DATABASE_URL", raising=False)
+    monkeypatch.setattr(bench_reminders.tempfile, "mkdtemp", lambda prefix="": str(tmp_path))
+    assert bench_reminders.main(["--orgs", "20", "--skip-dispatch"]) == 0  # the second plan created nothing
