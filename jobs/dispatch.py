@@ -97,12 +97,14 @@ def send_one(sender: Sender, limits: ChannelLimits, claimed: Claimed, clock: Cal
 def run_once(engine: Engine, now: datetime, notifiers: Sender, owner: str, *, lease_seconds: float = 300,
              batch: int = 200, concurrency: int = 16, rate_limits: Mapping[str, float] | None = None,
              max_attempts: int = MAX_ATTEMPTS, rng: random.Random | None = None,
-             after_send: Callable[[Claimed], None] | None = None, org: str | None = None) -> DispatchResult:
+             after_send: Callable[[Claimed], None] | None = None, org: str | None = None,
+             should_stop: Callable[[], bool] | None = None) -> DispatchResult:
     """Send every message due at `now` whose organisation is inside its sending hours.
 
     `org` limits sending to one organisation. `owner` names this dispatcher in leases (unique per
     process). `rate_limits` maps URL schemes to messages per second. `after_send` runs in the worker
-    right after a successful send (a test hook).
+    right after a successful send (a test hook). When `should_stop()` turns true (SIGTERM), no new batch is
+    claimed: the sends in flight finish and are recorded, and what is not yet claimed waits for the next run.
     """
     factory = sessionmaker(engine, expire_on_commit=False)
     limits = ChannelLimits(rate_limits)
@@ -121,7 +123,9 @@ def run_once(engine: Engine, now: datetime, notifiers: Sender, owner: str, *, le
     in_flight: list[Future[Outcome]] = []
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="dispatch") as pool:
         while True:
-            taken, claimed = _claim_batch(factory, owner, clock(), lease_seconds, batch, org_ids)
+            stopping = should_stop is not None and should_stop()
+            taken, claimed = (0, []) if stopping else _claim_batch(factory, owner, clock(), lease_seconds, batch,
+                                                                   org_ids)
             result.claimed += taken
             result.statuses["skipped"] += taken - len(claimed)  # to destinations marked broken
             recorded = bool(in_flight)

@@ -144,7 +144,7 @@ class Service:
     # ---------------------------------------------------------------- helpers
 
     def _dispatch(self, now: datetime, counts: SweepCounts) -> None:
-        result = dispatch.run_once(self.engine, now, self.notifiers, self.owner)
+        result = dispatch.run_once(self.engine, now, self.notifiers, self.owner, should_stop=self.stopping.is_set)
         counts.sent = result.statuses["sent"]
         counts.failed = result.statuses["failed"] + result.statuses["dead"]
         counts.retrying = result.statuses["pending"]

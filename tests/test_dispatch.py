@@ -202,3 +202,21 @@ def test_dispatch_honours_a_channel_rate_limit(sqlite_engine: Engine, sample: Lo
     send(sqlite_engine, sender, rate_limits={"line": 20, "mailto": 20})
     assert time.monotonic() - started >= 6 / 20  # 7 messages on one channel at 20/s take ≥ 0.3 s
     assert len(sender.sent) == 13
+
+
+def test_a_stop_request_finishes_the_batch_in_flight_and_claims_no_more(sqlite_engine: Engine,
+                                                                         sample: LoadResult) -> None:
+    planned(sqlite_engine, sample)
+    sender = RecordingSender()
+    batches: list[int] = []
+
+    def stop_after_first_batch() -> bool:
+        batches.append(len(sender.sent))
+        return len(batches) > 1
+
+    result = send(sqlite_engine, sender, batch=5, should_stop=stop_after_first_batch)
+    assert result.claimed == 5 and result.statuses["sent"] == 5 and len(sender.sent) == 5
+    rows = outbox(sqlite_engine)
+    assert sorted(r.status for r in rows).count("pending") == 8
+    assert not any(r.status == "leased" for r in rows)
+    assert send(sqlite_engine, sender).statuses["sent"] == 8  # the rest goes on the next run

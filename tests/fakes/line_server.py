@@ -23,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 
-from tests.fakes.line_schema import errors_for
+from tests.fakes.line_schema import errors_for, validator
 
 RETRY_KEY_TTL = 24 * 3600.0
 MAX_TEXT_UTF16 = 5000
@@ -82,6 +82,9 @@ class FakeLineServer:
 
     # -- control ---------------------------------------------------------------------------------
     def start(self) -> FakeLineServer:
+        # Compile the OpenAPI schema now (cached): compiled lazily, concurrent first requests each parse
+        # the YAML for seconds and time out, which real LINE never does.
+        validator("PushMessageRequest")
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
