@@ -1,11 +1,14 @@
 """Plan reminders: write every reminder due at `now` into the outbox, once, set-based.
 
 1. The due dates that can have a stage in the planning range are computed from the few distinct
-   (policy, calendar) pairs, so that one indexed SQL query (`open_occurrences`) selects only the open
-   occurrences that need a reminder.
-2. Each selected row is expanded with the pure policy (`tracker.reminders`, cached schedules).
-3. Rows go in with `INSERT … ON CONFLICT (key) DO NOTHING`: planning twice, or from two processes at
-   once, creates nothing new.
+   (policy, calendar) pairs, so that one indexed SQL query selects only the open occurrences that need a
+   reminder (`open_occurrences`; `jobs.plan_sql` copies them into a temporary table).
+2. Python computes the schedule of each distinct (due date, policy, calendar) and each organisation's
+   recipients per unit and audience; where one stage falls in the range (the usual case) the database
+   joins them with the occurrences and inserts the rows itself (`jobs.plan_sql.SetPlanner`). Occurrences
+   with several stages in the range (same-day merges, catch-up) are expanded here (`outbox_rows`).
+3. Rows go in with `INSERT … ON CONFLICT (key) DO NOTHING` (after a NOT EXISTS on the key in the set-based
+   path): planning twice, or from two processes at once, creates nothing new.
 
 The planning range runs from the day after the last planned day (`planner_marks`) to today: stages that
 fell while the planner was down are caught up once when at most `grace_days` old, and recorded as
@@ -20,11 +23,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Select, Text, and_, cast, exists, func, or_, select, true, update
+from sqlalchemy import Connection, Select, Text, and_, cast, func, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from jobs.plan_context import OrgContext, Recipient, calendar_from_text, load_contexts, policy_from_text
+from jobs.plan_sql import SetPlanner
 from store.models import ObligationRow, OccurrenceRow, OutboxRow, PlannerMarkRow
 from tracker.model import ReminderPolicy
 from tracker.reminders import BANGKOK, Stage, merge_same_day, schedule_span, send_at, stages_between
@@ -201,11 +205,13 @@ def cancel_done(session: Session, today: date, org_id: int | None = None) -> int
     stops every reminder not yet sent."""
     occ = OccurrenceRow.__table__.alias("occ")
     ob = ObligationRow.__table__.alias("ob")
-    finished = exists().where(
+    # OFFSET 0 keeps the EXISTS a per-row lookup by primary key: flattened into a semi-join, PostgreSQL
+    # would hash every occurrence and obligation of the country to check a few pending reminders.
+    finished = select(occ.c.id).where(
         occ.c.id == OutboxRow.occurrence_id,
         ob.c.id == occ.c.obligation_id,
         or_(and_(occ.c.done_on.is_not(None), occ.c.done_on <= today), occ.c.active.is_(False), ob.c.active.is_(False)),
-    )
+    ).offset(0).exists()
     stmt = (update(OutboxRow)
             .where(OutboxRow.status == "pending", OutboxRow.kind == "reminder", finished)
             .values(status="cancelled", skip_reason="done: an action was logged (or the obligation was removed)")
@@ -223,40 +229,28 @@ def set_mark(session: Session, scope: str, today: date, now: datetime) -> None:
                                                set_={"through": today, "updated_at": now}))
 
 
-def plan_rows(session: Session, contexts: dict[int, OrgContext], start: date, today: date, now: datetime,
-              grace_days: int, org_id: int | None) -> Iterator[tuple[int, list[tuple[Any, ...]]]]:
-    """Yield (occurrences read, outbox rows) chunk by chunk, streaming the query."""
-    policy_texts = session.scalars(select(cast(ObligationRow.policy, Text)).distinct()
-                                   .where(ObligationRow.active.is_(True))).all()
-    calendars = {calendar_from_text(text) for text in {ctx.closures_text for ctx in contexts.values()}}
-    pairs = [(policy_from_text(t), c) for t in policy_texts for c in calendars]
-    dues = candidate_dues(pairs, start, today)
-    if not dues:
-        return
-    chunk: list[tuple[Any, ...]] = []
-    read = 0
-    sqlite_dates = session.get_bind().dialect.name == "sqlite"
-    # Keyed by the stored texts, which are cheap to hash, unlike the policy and calendar objects.
-    cache: dict[tuple[date, str, str], tuple[list[Stage], datetime]] = {}
-    result = session.execute(open_occurrences(dues, today, org_id).execution_options(yield_per=CHUNK))
-    for occ_id, row_org, due, unit, policy_text in result:
-        read += 1
-        ctx = contexts.get(row_org)
-        if ctx is None:
-            continue
-        cached = cache.get((due, policy_text, ctx.closures_text))
-        if cached is None:
-            policy = policy_from_text(policy_text)
-            cached = (stages_between(due, policy, ctx.calendar, start, today),
-                      first_send_time(now, policy, ctx.calendar))
-            cache[(due, policy_text, ctx.closures_text)] = cached
-        stages, when = cached
-        if stages:
-            chunk.extend(outbox_rows(occ_id, ctx, unit, stages, when, today, grace_days, sqlite_dates))
-        if len(chunk) >= CHUNK:
-            yield read, chunk
-            read, chunk = 0, []
-    yield read, chunk
+def schedules(policy_texts: Sequence[str], closures_texts: Iterable[str], dues: Sequence[date], start: date,
+              today: date, now: datetime, grace_days: int
+              ) -> tuple[list[tuple[Any, ...]], dict[tuple[date, str, str], tuple[list[Stage], datetime]]]:
+    """The distinct schedules: rows for `SetPlanner` where one stage falls in [start, today], and the
+    (due, policy text, closures text) with several stages (merged or superseded: `outbox_rows`)."""
+    single: list[tuple[Any, ...]] = []
+    several: dict[tuple[date, str, str], tuple[list[Stage], datetime]] = {}
+    for policy_text in policy_texts:
+        policy = policy_from_text(policy_text)
+        for closures_text in closures_texts:
+            calendar = calendar_from_text(closures_text)
+            when = first_send_time(now, policy, calendar)
+            for due in dues:
+                stages = stages_between(due, policy, calendar, start, today)
+                if len(stages) == 1:
+                    stage = stages[0]
+                    reason = _missed(stage, today, grace_days)
+                    single.append((policy_text, closures_text, due, stage.label, stage.audience, stage.day,
+                                   "skipped" if reason else "pending", reason, when))
+                elif stages:
+                    several[(due, policy_text, closures_text)] = (stages, when)
+    return single, several
 
 
 def run_once(session: Session, now: datetime, org: str | None = None, grace_days: int = 3) -> PlanResult:
@@ -269,12 +263,35 @@ def run_once(session: Session, now: datetime, org: str | None = None, grace_days
     org_id = next(iter(contexts)) if org is not None else None
     scope = org or "*"
     start = planning_start(session, scope, today)
-    for read, rows in plan_rows(session, contexts, start, today, now, grace_days, org_id):
+    # Cancelling first reads only the reminders planned before: the rows this run adds are for open
+    # occurrences of active obligations, which the cancellation would not touch.
+    result.cancelled = cancel_done(session, today, org_id)
+    policy_texts = session.scalars(select(cast(ObligationRow.policy, Text)).distinct()
+                                   .where(ObligationRow.active.is_(True))).all()
+    closures_texts = sorted({ctx.closures_text for ctx in contexts.values()})
+    pairs = [(policy_from_text(t), calendar_from_text(c)) for t in policy_texts for c in closures_texts]
+    dues = candidate_dues(pairs, start, today)
+    if dues:
+        planner = SetPlanner(session)
+        result.selected = planner.select_open(dues, today, org_id)
+        single, several = schedules(policy_texts, closures_texts, dues, start, today, now, grace_days)
+        planner.fill(single, contexts)
+        result.created += planner.insert("pending", now)
+        result.skipped += planner.insert("skipped", now)
+        sqlite_dates = session.get_bind().dialect.name == "sqlite"
+        rows: list[tuple[Any, ...]] = []
+        for occ_id, row_org, due, unit, policy_text, closures_text in planner.multi(set(several)):
+            ctx = contexts.get(row_org)
+            if ctx is None:
+                continue
+            stages, when = several[(due, policy_text, closures_text)]
+            rows.extend(outbox_rows(occ_id, ctx, unit, stages, when, today, grace_days, sqlite_dates))
+            if len(rows) >= CHUNK:
+                created, skipped = insert_rows(session, rows, now)
+                result.created, result.skipped, rows = result.created + created, result.skipped + skipped, []
         created, skipped = insert_rows(session, rows, now)
-        result.selected += read
         result.created += created
         result.skipped += skipped
-    result.cancelled = cancel_done(session, today, org_id)
+        planner.drop()
     set_mark(session, scope, today, now)
     return result
-

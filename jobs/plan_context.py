@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 from store.models import ContactRow, OrganisationRow
 from store.repo import policy_from_json
 from tracker.model import Contact, Organisation, ReminderPolicy, Unit
-from tracker.reminders import audience, recipient_hash
+from tracker.reminders import EXECUTIVES, HEADS, OFFICERS, audience, recipient_hash
 from tracker.workdays import WorkCalendar
 
 Recipient = tuple[str, str, str]  # name, destination, recipient_hash
@@ -63,6 +64,39 @@ class OrgContext:
                           for c in audience(self.org, unit_code, who) for d in c.destinations)
             self._recipients[(unit_code, who)] = found
         return found
+
+
+Shape = tuple[tuple[str, str | None, str], ...]  # (kind, unit code, role) of each contact, in order
+AUDIENCES = (OFFICERS, HEADS, EXECUTIVES)
+
+
+@lru_cache(maxsize=1024)
+def audience_indices(shape: Shape) -> dict[tuple[str, str], tuple[int, ...]]:
+    """(unit code, audience) → positions of the contacts it reaches, for every organisation whose
+    contacts have this shape: `audience` looks only at kinds, units, roles and order, so it runs once
+    per shape (a nation has a handful) rather than once per organisation. Executives are under unit "*"."""
+    ctx = OrgContext(0, "", "th", "[]",
+                     [(kind, unit, str(i), role, "[]", "") for i, (kind, unit, role) in enumerate(shape)])
+    units = sorted({unit for kind, unit, _ in shape if kind == "unit" and unit is not None})
+    out: dict[tuple[str, str], tuple[int, ...]] = {}
+    for unit, who in [("*", EXECUTIVES)] + [(u, w) for u in units for w in (OFFICERS, HEADS)]:
+        out[(unit, who)] = tuple(int(c.name) for c in audience(ctx.org, unit, who))
+    return out
+
+
+def all_recipients(ctx: OrgContext) -> Iterator[tuple[str, str, tuple[Recipient, ...]]]:
+    """(unit code, audience, recipients) for every unit of the organisation and every audience, as
+    `OrgContext.recipients` gives them (executives once, under unit "*")."""
+    shape = tuple((kind, unit, role) for kind, unit, _, role, _, _ in ctx.contacts)
+    dests: dict[int, list[str]] = {}
+    for (unit, who), positions in audience_indices(shape).items():
+        found: list[Recipient] = []
+        for i in positions:
+            if i not in dests:
+                dests[i] = json.loads(ctx.contacts[i][4])
+            name = ctx.contacts[i][2]
+            found.extend((name, d, recipient_hash(name, d)) for d in dests[i])
+        yield unit, who, tuple(found)
 
 
 @lru_cache(maxsize=1024)
