@@ -35,8 +35,6 @@ from tracker.model import Action, Organisation
 from tracker.status import OccurrenceStatus, status_label, statuses
 from tracker.thaidate import fiscal_year, format_date, to_thai_digits
 
-Sub = "argparse._SubParsersAction[argparse.ArgumentParser]"
-
 
 def register(sub: Any) -> None:
     p = sub.add_parser("init", help="create or migrate the database")
@@ -121,16 +119,16 @@ def cmd_sync(args: argparse.Namespace, ctx: Context) -> int:
 
 # ---------------------------------------------------------------- status
 
-def status_rows(org: Organisation, actions: list[Action], items: list[OccurrenceStatus]) -> list[dict[str, Any]]:
+def status_rows(org: Organisation, items: list[OccurrenceStatus]) -> list[dict[str, Any]]:
+    """The JSON form of a status list: the issue's keys, then the period label."""
     rows = []
     for item in items:
         ob = org.obligation(item.occurrence.obligation)
         rows.append({
             "org": org.code, "measure": ob.measure, "obligation": ob.code, "unit": ob.unit,
-            "period": item.occurrence.period,
             "window_start": item.occurrence.window_start.isoformat(), "due": item.occurrence.due.isoformat(),
             "status": item.status.value, "done_on": item.done_on.isoformat() if item.done_on else None,
-            "days_late": item.days_late, "days_overdue": item.days_overdue,
+            "days_late": item.days_late, "days_overdue": item.days_overdue, "period": item.occurrence.period,
         })
     return rows
 
@@ -145,9 +143,10 @@ def org_statuses(ctx: Context, code: str, today: date, fy: int) -> tuple[Organis
     # Late work for an earlier fiscal year must find its deadline there, so attribute over every year
     # tracked, then show the one asked for.
     years = range(min(fy, org.fiscal_year), max(fy, org.fiscal_year) + 1)
-    occurrences = [occ for year in years for occ in org.occurrences(year)]
+    by_year = {year: org.occurrences(year) for year in years}
+    occurrences = [occ for year_occurrences in by_year.values() for occ in year_occurrences]
     soon = {ob.code: ob.policy.due_soon_days for ob in org.obligations()}
-    shown = {occ for occ in org.occurrences(fy)}
+    shown = set(by_year[fy])
     return org, [item for item in statuses(occurrences, actions, today, soon) if item.occurrence in shown]
 
 
@@ -163,12 +162,10 @@ def cmd_status(args: argparse.Namespace, ctx: Context) -> int:
     boards = []
     for code in codes:
         org, items = org_statuses(ctx, code, today, fy)
-        rows.extend(status_rows(org, [], items))
+        rows.extend(status_rows(org, items))
         boards.append((org, items))
     if args.format == "json":
-        ctx.print_json({"as_of": today.isoformat(), "fiscal_year": fy, "occurrences": [
-            {k: r[k] for k in ("org", "measure", "obligation", "unit", "window_start", "due", "status", "done_on",
-                               "days_late", "days_overdue")} | {"period": r["period"]} for r in rows]})
+        ctx.print_json({"as_of": today.isoformat(), "fiscal_year": fy, "occurrences": rows})
         return EXIT_OK
     for org, items in boards:
         ctx.print(board(org, items, today, fy, args.lang))

@@ -51,11 +51,12 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         yield session
 
 
-def _alembic_config(engine: Engine) -> Config:
+def _alembic_config(engine: Engine | None = None) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    # The engine travels in attributes, never as a URL string: its password must not reach a log.
-    cfg.attributes["engine"] = engine
+    if engine is not None:
+        # The engine travels in attributes, never as a URL string: its password must not reach a log.
+        cfg.attributes["engine"] = engine
     return cfg
 
 
@@ -75,7 +76,7 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def head_revision() -> str:
-    script = ScriptDirectory.from_config(_alembic_config(create_engine("sqlite://")))
+    script = ScriptDirectory.from_config(_alembic_config())
     head = script.get_current_head()
     assert head is not None
     return head

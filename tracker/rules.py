@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from dateutil.relativedelta import relativedelta
 from dateutil.rrule import MONTHLY, rrule
 
-from tracker.errors import RuleError
+from tracker.errors import DateParseError, RuleError
 from tracker.thaidate import (
     MONTHS_EN,
     MONTHS_FULL,
@@ -273,9 +273,7 @@ def rule_from_dict(data: dict[str, Any]) -> DueRule:
         month, day = need_int("month"), need_int("day")
         try:
             return DateRule(month, day, policy)
-        except RuleError:
-            raise
-        except Exception as exc:
+        except DateParseError as exc:  # 30 February: say it as a rule error, where the caller looks
             raise RuleError(str(exc)) from None
     if kind == "fiscal_year":
         return FiscalYearRule(policy)
