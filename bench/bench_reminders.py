@@ -24,7 +24,6 @@ from datetime import date, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
 from typing import TypeVar
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, MetaData, Text, cast, select
 
@@ -32,10 +31,10 @@ from bench.dispatch_bench import dispatch_benchmarks
 from bench.national_db import build
 from jobs import plan
 from jobs.plan_context import calendar_from_text, load_contexts, policy_from_text
-from store.db import migrate, open_engine, session_scope
-from store.models import ObligationRow
+from tracker.domain.thaidate import BANGKOK
+from tracker.store.db import migrate, open_engine, session_scope
+from tracker.store.models import ObligationRow
 
-BANGKOK = ZoneInfo("Asia/Bangkok")
 T = TypeVar("T")
 
 

@@ -21,10 +21,10 @@ from sqlalchemy import Engine, insert
 from config.settings import Settings
 from jobs import dispatch
 from notifiers.registry import Notifiers
-from store.db import migrate, open_engine, session_scope
-from store.models import OrganisationRow, OutboxRow
-from store.repo import policy_to_json
-from tracker.model import ReminderPolicy
+from tracker.domain.model import ReminderPolicy
+from tracker.store.db import migrate, open_engine, session_scope
+from tracker.store.models import OrganisationRow, OutboxRow
+from tracker.store.repo import policy_to_json
 
 TOKEN = "bench-channel-token"
 REPO = Path(__file__).resolve().parents[1]

@@ -13,10 +13,10 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from store.repo import policy_to_json
-from tracker.model import ReminderPolicy
-from tracker.rules import DueRule, FiscalYearRule, Frequency, MonthRule, RecurringRule
-from tracker.workdays import WorkCalendar
+from tracker.domain.model import ReminderPolicy
+from tracker.domain.rules import DueRule, FiscalYearRule, Frequency, MonthRule, RecurringRule
+from tracker.domain.workdays import WorkCalendar
+from tracker.store.repo import policy_to_json
 
 FY = 2566
 NOW = "2022-10-01 00:00:00"

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from config.locate import locate
-from tracker.errors import DateParseError, Problem, RuleError
-from tracker.model import ROLES, Action, Contact, Measure, Obligation, Organisation, ReminderPolicy, Unit
-from tracker.rules import DueRule, rule_from_dict
-from tracker.thaidate import fiscal_year_bounds, format_thai_date, parse_date
+from tracker.domain.errors import DateParseError, Problem, RuleError
+from tracker.domain.model import ROLES, Action, Contact, Measure, Obligation, Organisation, ReminderPolicy, Unit
+from tracker.domain.rules import DueRule, rule_from_dict
+from tracker.domain.thaidate import fiscal_year_bounds, format_thai_date, parse_date
 
 DESTINATION_SCHEMES = ("line", "line-notify", "mailto", "https", "http", "outbox")
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")

@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 from config.loader import config_files
 from jobs import sync_config
 from jobs.enqueue import NewMessage, destination_hash, enqueue, natural_key
-from store.models import OrganisationRow
-from store.repo import load_organisation, org_row
-from tracker.errors import Problem
+from tracker.domain.errors import Problem
+from tracker.store.models import OrganisationRow
+from tracker.store.repo import load_organisation, org_row
 
 log = logging.getLogger("tracker.config")
 

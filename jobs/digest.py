@@ -11,15 +11,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from jobs.digest_render import RenderedDigest, render_digest
 from jobs.enqueue import NewMessage, destination_hash, enqueue, natural_key
-from store.models import OrganisationRow, OutboxRow
-from store.repo import (
+from tracker.domain.digest import Digest, build_digest, digest_day
+from tracker.domain.model import Organisation
+from tracker.domain.thaidate import BANGKOK, fiscal_year
+from tracker.domain.workdays import WorkCalendar
+from tracker.messages.digest import RenderedDigest, render_digest
+from tracker.store.models import OrganisationRow, OutboxRow
+from tracker.store.repo import (
     ensure_occurrences,
     list_actions,
     load_organisation,
@@ -27,12 +30,7 @@ from store.repo import (
     refresh_done,
     stored_occurrences,
 )
-from tracker.digest import Digest, build_digest, digest_day
-from tracker.model import Organisation
-from tracker.thaidate import fiscal_year
-from tracker.workdays import WorkCalendar
 
-BANGKOK = ZoneInfo("Asia/Bangkok")
 DEFAULT_HOUR = time(9, 0)
 DEFAULT_GRACE_DAYS = 3
 

@@ -30,8 +30,8 @@ from jobs.ratelimit import ChannelLimits
 from jobs.render_outbox import render_missing
 from notifiers.base import DeliveryError, OutgoingMessage, Receipt
 from notifiers.registry import route_to_outbox, scheme_of
-from store.models import OrganisationRow
-from tracker.reminders import BANGKOK
+from tracker.domain.thaidate import BANGKOK
+from tracker.store.models import OrganisationRow
 
 MAX_ATTEMPTS = 8
 

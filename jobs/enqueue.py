@@ -15,7 +15,7 @@ from sqlalchemy import Insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from store.models import OutboxRow
+from tracker.store.models import OutboxRow
 
 KEY_LIMIT = 200  # outbox.key is VARCHAR(200)
 

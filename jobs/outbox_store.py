@@ -19,9 +19,9 @@ from sqlalchemy import Table, and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from jobs.enqueue import NewMessage, enqueue, natural_key
-from messages.render import render_alert
 from notifiers.base import DeliveryError, OutgoingMessage, Receipt, mask_destination
-from store.models import ContactRow, DeliveryAttemptRow, DestinationHealthRow, OrganisationRow, OutboxRow
+from tracker.messages.render import render_alert
+from tracker.store.models import ContactRow, DeliveryAttemptRow, DestinationHealthRow, OrganisationRow, OutboxRow
 
 BACKOFF_BASE_SECONDS = 60.0
 BACKOFF_CAP_SECONDS = 6 * 3600.0

@@ -29,10 +29,11 @@ from sqlalchemy.orm import Session
 
 from jobs.plan_context import OrgContext, Recipient, calendar_from_text, load_contexts, policy_from_text
 from jobs.plan_sql import SetPlanner
-from store.models import ObligationRow, OccurrenceRow, OutboxRow, PlannerMarkRow
-from tracker.model import ReminderPolicy
-from tracker.reminders import BANGKOK, Stage, merge_same_day, schedule_span, send_at, stages_between
-from tracker.workdays import WorkCalendar
+from tracker.domain.model import ReminderPolicy
+from tracker.domain.reminders import Stage, merge_same_day, schedule_span, send_at, stages_between
+from tracker.domain.thaidate import BANGKOK
+from tracker.domain.workdays import WorkCalendar
+from tracker.store.models import ObligationRow, OccurrenceRow, OutboxRow, PlannerMarkRow
 
 MAX_CATCH_UP_DAYS = 62  # beyond two months of downtime, reminders are stale: `tracker status` tells the story
 CHUNK = 5000  # rows per INSERT: bounds memory at national scale

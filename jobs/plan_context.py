@@ -3,7 +3,7 @@
 Loading full `Organisation` objects (measures, obligations, rules) for thousands of organisations would
 cost more than the planning itself. The planner needs each organisation's calendar, language and
 contacts; an organisation's contacts are turned into domain objects only when one of its occurrences
-has a reminder that day, and each audience is resolved once, by the pure `tracker.reminders.audience`.
+has a reminder that day, and each audience is resolved once, by the pure `tracker.domain.reminders.audience`.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from functools import lru_cache
 from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session
 
-from store.models import ContactRow, OrganisationRow
-from store.repo import policy_from_json
-from tracker.model import Contact, Organisation, ReminderPolicy, Unit
-from tracker.reminders import EXECUTIVES, HEADS, OFFICERS, audience, recipient_hash
-from tracker.workdays import WorkCalendar
+from tracker.domain.model import Contact, Organisation, ReminderPolicy, Unit
+from tracker.domain.reminders import EXECUTIVES, HEADS, OFFICERS, audience, recipient_hash
+from tracker.domain.workdays import WorkCalendar
+from tracker.store.models import ContactRow, OrganisationRow
+from tracker.store.repo import policy_from_json
 
 Recipient = tuple[str, str, str]  # name, destination, recipient_hash
 ContactData = tuple[str, str | None, str, str, str, str]  # kind, unit code, name, role, destinations JSON, title

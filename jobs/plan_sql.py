@@ -17,8 +17,8 @@ from sqlalchemy import Connection, Text, cast, column, insert, or_, select, tabl
 from sqlalchemy.orm import Session
 
 from jobs.plan_context import OrgContext, all_recipients
-from store.models import ObligationRow, OccurrenceRow, OrganisationRow
-from tracker.reminders import EXECUTIVES
+from tracker.domain.reminders import EXECUTIVES
+from tracker.store.models import ObligationRow, OccurrenceRow, OrganisationRow
 
 OPEN = ("occ_id", "org_id", "due", "unit_code", "policy_text", "closures_text", "lang")
 SCHEDULE = ("policy_text", "closures_text", "due", "stage", "audience", "stage_day", "status", "skip_reason",

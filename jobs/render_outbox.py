@@ -14,8 +14,8 @@ from typing import Any, cast
 from sqlalchemy import Table, and_, bindparam, select, update
 from sqlalchemy.orm import Session
 
-from messages.render import ReminderContent, RenderedMessage, render_reminder
-from store.models import MeasureRow, ObligationRow, OccurrenceRow, OrganisationRow, OutboxRow, UnitRow
+from tracker.messages.render import ReminderContent, RenderedMessage, render_reminder
+from tracker.store.models import MeasureRow, ObligationRow, OccurrenceRow, OrganisationRow, OutboxRow, UnitRow
 
 
 def _content_query(ids: Sequence[int]) -> Any:

@@ -19,7 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from types import FrameType
-from zoneinfo import ZoneInfo
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
@@ -33,11 +32,10 @@ from jobs.config_watch import ConfigCheck, ConfigWatcher
 from jobs.digest import DigestResult
 from notifiers.masking import mask_secrets
 from notifiers.registry import Notifiers
-from store.db import session_scope
+from tracker.domain.thaidate import BANGKOK, TIMEZONE
+from tracker.store.db import session_scope
 
 log = logging.getLogger("tracker.run")
-TIMEZONE = "Asia/Bangkok"
-_BKK = ZoneInfo(TIMEZONE)
 
 Clock = Callable[[], datetime]
 
@@ -194,7 +192,7 @@ class MaskingFilter(logging.Filter):
 
 
 def _local(now: datetime) -> str:
-    return now.astimezone(_BKK).strftime("%Y-%m-%d %H:%M%z")
+    return now.astimezone(BANGKOK).strftime("%Y-%m-%d %H:%M%z")
 
 
 def build_scheduler(service: Service) -> BlockingScheduler:
@@ -206,7 +204,7 @@ def build_scheduler(service: Service) -> BlockingScheduler:
         executors={"default": ThreadPoolExecutor(max_workers=3)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": opts.misfire_grace_seconds},
     )
-    first = datetime.now(_BKK)
+    first = datetime.now(BANGKOK)
     for func, seconds, name in ((service.config, opts.config_every_seconds, "config"),
                                 (service.reminders, opts.every_seconds, "reminders"),
                                 (service.digests, opts.digest_every_seconds, "digests")):

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session
@@ -28,14 +27,12 @@ from jobs import digest, dispatch, plan
 from jobs.outbox_store import claimable
 from notifiers.base import Notifier, OutgoingMessage, Receipt, mask_destination
 from notifiers.registry import Notifiers
-from store.db import migrate, open_engine, session_scope
-from store.models import MeasureRow, ObligationRow, OccurrenceRow, OutboxRow
-from store.repo import record_action, sync_organisation
-from tracker.errors import ConfigError, NotFoundError
-from tracker.model import Action
-from tracker.thaidate import fiscal_year
-
-BANGKOK = ZoneInfo("Asia/Bangkok")
+from tracker.domain.errors import ConfigError, NotFoundError
+from tracker.domain.model import Action
+from tracker.domain.thaidate import BANGKOK, fiscal_year
+from tracker.store.db import migrate, open_engine, session_scope
+from tracker.store.models import MeasureRow, ObligationRow, OccurrenceRow, OutboxRow
+from tracker.store.repo import record_action, sync_organisation
 
 
 @dataclass(frozen=True)

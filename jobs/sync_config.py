@@ -14,8 +14,8 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from config.loader import LoadResult, load_config
-from store.repo import SyncReport, sync_organisation
-from tracker.thaidate import fiscal_year
+from tracker.domain.thaidate import fiscal_year
+from tracker.store.repo import SyncReport, sync_organisation
 
 
 @dataclass

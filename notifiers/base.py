@@ -22,27 +22,11 @@ import requests
 from config.settings import Secret, Settings
 from notifiers.masking import mask_destination as mask_destination  # re-exported
 from notifiers.masking import mask_secrets as mask_secrets  # re-exported
-from tracker.errors import TrackerError
+from tracker.domain.errors import TrackerError
+from tracker.messages.outgoing import OutgoingMessage as OutgoingMessage  # re-exported
 
 # Fixed namespace so that the same notification key yields the same provider key in every process.
 KEY_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://ita-tracker.invalid/notifications")
-
-
-@dataclass(frozen=True)
-class OutgoingMessage:
-    """One notification, already rendered. `key` is its natural key, stable across attempts."""
-
-    key: str
-    subject: str
-    text: str
-    html: str | None = None
-    line_text: str | None = None
-    lang: str = "th"
-
-    @property
-    def short_text(self) -> str:
-        """The text for chat channels: `line_text` when given, else the full text."""
-        return self.line_text if self.line_text is not None else self.text
 
 
 @dataclass(frozen=True)

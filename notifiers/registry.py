@@ -16,7 +16,7 @@ from notifiers.line import LineNotifier
 from notifiers.line_notify import LineNotifyNotifier
 from notifiers.outbox import OutboxNotifier
 from notifiers.webhook import WebhookNotifier
-from tracker.errors import TrackerError
+from tracker.domain.errors import TrackerError
 
 NOTIFIERS: dict[str, type[Notifier]] = {
     "line": LineNotifier,

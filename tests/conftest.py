@@ -13,7 +13,7 @@ from sqlalchemy import Engine, create_engine, make_url, text
 
 from config.loader import LoadResult, load_config
 from config.settings import SAMPLE_CONFIG_DIR
-from store.db import migrate, open_engine
+from tracker.store.db import migrate, open_engine
 
 pytest_plugins = ["tests.fakes.plugin"]
 

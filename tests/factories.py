@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from tracker.model import Action, Obligation
-from tracker.rules import MonthRule, Occurrence
-from tracker.status import OccurrenceStatus, Status
+from tracker.domain.model import Action, Obligation
+from tracker.domain.rules import MonthRule, Occurrence
+from tracker.domain.status import OccurrenceStatus, Status
 
 
 def make_obligation(**overrides: Any) -> Obligation:

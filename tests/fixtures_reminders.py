@@ -5,18 +5,17 @@ from __future__ import annotations
 import threading
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, select
 
 from config.loader import LoadResult
 from config.settings import Settings
 from notifiers.base import DeliveryError, OutgoingMessage, Receipt
-from store.db import session_scope
-from store.models import DeliveryAttemptRow, OutboxRow
-from store.repo import sync_organisation
+from tracker.domain.thaidate import BANGKOK
+from tracker.store.db import session_scope
+from tracker.store.models import DeliveryAttemptRow, OutboxRow
+from tracker.store.repo import sync_organisation
 
-BANGKOK = ZoneInfo("Asia/Bangkok")
 AS_OF = datetime(2022, 10, 21, 9, 0, tzinfo=BANGKOK)  # Friday: O10-1's 7-days-before stage, moved off 24 Oct
 SYNCED_AT = datetime(2022, 10, 1, 1, 0, tzinfo=BANGKOK)
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from cli.common import Context
-from cli.main import main
 from config.settings import Settings
 from tests.conftest import SAMPLE
+from tracker.cli.common import Context
+from tracker.cli.main import main
 
 
 class Cli:

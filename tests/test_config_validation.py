@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
-from cli.common import Context
-from cli.main import main
 from config.loader import load_config
 from config.settings import Settings
-from store.models import ActionRow, ObligationRow
 from tests.conftest import SAMPLE
+from tracker.cli.common import Context
+from tracker.cli.main import main
+from tracker.store.models import ActionRow, ObligationRow
 
 BASE = SAMPLE.read_text(encoding="utf-8")
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from store.db import open_engine, session_scope
-from store.models import OutboxRow
 from tests.fakes.line_schema import validator
 from tests.fakes.line_server import FakeLineServer
 from tests.fakes.plugin import fake_line, notifier_env  # noqa: F401
+from tracker.store.db import open_engine, session_scope
+from tracker.store.models import OutboxRow
 
 REPO = Path(__file__).resolve().parents[1]
 AS_OF = "2022-10-21T09:00:00+07:00"
@@ -23,7 +23,7 @@ AFTER_LEASE = "2022-10-21T09:06:00+07:00"  # the default lease is 5 minutes
 
 
 def tracker(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "cli.main", *args], env=env, cwd=REPO, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "tracker.cli.main", *args], env=env, cwd=REPO, capture_output=True,
                           text=True, timeout=120, check=False)
 
 

@@ -5,24 +5,22 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine, func, select
 
 from config.loader import LoadResult
 from jobs import digest as digest_job
-from jobs.digest_render import bar_segments, render_digest
-from store.db import session_scope
-from store.models import OutboxRow
-from store.repo import sync_organisation
 from tests.factories import make_action, make_obligation
-from tracker.digest import UnitSummary, build_digest, digest_day
-from tracker.model import Contact, Measure, Organisation, Unit
-from tracker.rules import MonthRule
-from tracker.workdays import THAI_GOVERNMENT
-
-BKK = ZoneInfo("Asia/Bangkok")
+from tracker.domain.digest import UnitSummary, build_digest, digest_day
+from tracker.domain.model import Contact, Measure, Organisation, Unit
+from tracker.domain.rules import MonthRule
+from tracker.domain.thaidate import BANGKOK as BKK
+from tracker.domain.workdays import THAI_GOVERNMENT
+from tracker.messages.digest import bar_segments, render_digest
+from tracker.store.db import session_scope
+from tracker.store.models import OutboxRow
+from tracker.store.repo import sync_organisation
 
 
 def make_org() -> Organisation:
@@ -181,7 +179,7 @@ def test_digest_rows_carry_the_rendered_parts(synced: Engine) -> None:
 
 def test_tracker_digest_dry_run_prints_and_queues_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    from cli.main import main
+    from tracker.cli.main import main
 
     monkeypatch.setenv("TRACKER_DATA_DIR", str(tmp_path))
     assert main(["sync"]) == 0
@@ -192,7 +190,7 @@ def test_tracker_digest_dry_run_prints_and_queues_nothing(tmp_path: Path, capsys
     data = json.loads(capsys.readouterr().out)
     assert data["today"] == "2023-01-04" and data["month"] == "2023-01"
     assert len(data["recipients"]) == 3
-    from store.db import open_engine
+    from tracker.store.db import open_engine
 
     engine = open_engine(f"sqlite:///{tmp_path / 'tracker.sqlite3'}")
     with session_scope(engine) as session:

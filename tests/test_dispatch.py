@@ -12,21 +12,21 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select, update
 
-from cli.common import Context
-from cli.main import main
 from config.loader import LoadResult
 from config.settings import Settings
 from jobs import dispatch, outbox_store, plan
 from jobs.ratelimit import RateLimiter
 from notifiers.base import DeliveryError, idempotency_key
 from notifiers.registry import Notifiers
-from store.db import session_scope
-from store.models import DestinationHealthRow, OutboxRow
 from tests.fakes.line_schema import validator
 from tests.fakes.line_server import FakeLineServer
 from tests.fakes.plugin import fake_line, notifier_env, smtp_server  # noqa: F401
 from tests.fakes.smtp_server import SmtpServer
 from tests.fixtures_reminders import AS_OF, RecordingSender, attempts, bkk, outbox, sync_sample
+from tracker.cli.common import Context
+from tracker.cli.main import main
+from tracker.store.db import session_scope
+from tracker.store.models import DestinationHealthRow, OutboxRow
 
 LINE_USER = "line://U0123456789abcdef0123456789abcdef"
 

@@ -15,12 +15,12 @@ import docx
 import pytest
 from sqlalchemy import func, select
 
-from cli import import_report, report
-from cli.common import Context
 from config.loader import load_config
 from config.settings import SAMPLE_CONFIG_DIR, Settings
-from store.db import open_engine, session_scope
-from store.models import ActionRow
+from tracker.cli import import_report, report
+from tracker.cli.common import Context
+from tracker.store.db import open_engine, session_scope
+from tracker.store.models import ActionRow
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "reports"
 SEED = FIXTURES / "makha-2566-6m.txt"

@@ -7,8 +7,8 @@ from datetime import date
 
 import pytest
 
-from messages.render import ReminderContent, render_alert, render_reminder
 from notifiers.line import utf16_len
+from tracker.messages.render import ReminderContent, render_alert, render_reminder
 
 CONTENT = ReminderContent(
     org_code="makha", org_name="เทศบาลตำบลมะค่า", measure_title="แผนดำเนินงาน <ประจำปี> & การเผยแพร่",

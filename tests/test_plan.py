@@ -11,10 +11,10 @@ from sqlalchemy import Engine
 
 from config.loader import LoadResult
 from jobs import plan
-from store.db import session_scope
-from store.repo import record_action
 from tests.fixtures_reminders import AS_OF, bkk, count_outbox, outbox, sync_sample
-from tracker.model import Action
+from tracker.domain.model import Action
+from tracker.store.db import session_scope
+from tracker.store.repo import record_action
 
 
 def run(engine: Engine, now: datetime, org: str | None = "makha", grace_days: int = 3) -> plan.PlanResult:

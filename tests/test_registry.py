@@ -25,7 +25,7 @@ from notifiers.registry import (
 )
 from notifiers.webhook import WebhookNotifier
 from tests.fakes.plugin import notifier_env
-from tracker.errors import TrackerError
+from tracker.domain.errors import TrackerError
 
 USER = "U" + "89abcdef" * 4
 

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from cli.common import Context
-from cli.main import main
 from config.settings import Settings
-from store.db import open_engine
 from tests.fixtures_reminders import count_outbox
+from tracker.cli.common import Context
+from tracker.cli.main import main
+from tracker.store.db import open_engine
 
 AS_OF = "2022-10-21T09:00:00+07:00"
 KEYS = {"org", "measure", "obligation", "due", "stage", "days_to_due", "recipient", "destination", "subject", "text"}

@@ -8,10 +8,10 @@ from typing import Any
 from config.loader import LoadResult
 from tests.factories import make_obligation
 from tests.fixtures_reminders import BANGKOK, bkk
-from tracker.model import Contact, Measure, Organisation, ReminderPolicy, Unit
-from tracker.reminders import TrackedOccurrence, due_reminders, schedule, send_at
-from tracker.rules import Occurrence
-from tracker.workdays import WorkCalendar
+from tracker.domain.model import Contact, Measure, Organisation, ReminderPolicy, Unit
+from tracker.domain.reminders import TrackedOccurrence, due_reminders, schedule, send_at
+from tracker.domain.rules import Occurrence
+from tracker.domain.workdays import WorkCalendar
 
 OFFICER = Contact("เจ้าหน้าที่", "officer", ("line://U" + "0" * 32, "mailto:officer@example.go.th"))
 HEAD = Contact("หัวหน้าสำนักปลัด", "head", ("mailto:head@example.go.th",))

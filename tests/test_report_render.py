@@ -15,11 +15,11 @@ from docx.enum.section import WD_ORIENT
 from docx.oxml.ns import qn
 
 from config.loader import LoadResult
-from reports.reader import read_report_bytes
-from reports.render import render_docx, render_html, render_tsv
-from tracker.model import Action
-from tracker.progress import ProgressReport, build_progress
-from tracker.reportparse import COLUMN_NAMES, parse_report
+from tracker.domain.model import Action
+from tracker.reports.parse import COLUMN_NAMES, parse_report
+from tracker.reports.progress import ProgressReport, build_progress
+from tracker.reports.reader import read_report_bytes
+from tracker.reports.render import render_docx, render_html, render_tsv
 
 AS_OF = date(2023, 4, 30)
 

@@ -10,8 +10,7 @@ from typing import Any
 import docx
 import pytest
 
-from reports.reader import read_report, read_report_bytes
-from tracker.reportparse import (
+from tracker.reports.parse import (
     ParsedReport,
     ReportFormatError,
     ReportSource,
@@ -22,6 +21,7 @@ from tracker.reportparse import (
     parse_title,
     split_items,
 )
+from tracker.reports.reader import read_report, read_report_bytes
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "reports"
 SEED = FIXTURES / "makha-2566-6m.txt"

@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from tracker.errors import RuleError
-from tracker.rules import (
+from tracker.domain.errors import RuleError
+from tracker.domain.rules import (
     DateRule,
     FiscalYearRule,
     Frequency,
@@ -16,7 +16,7 @@ from tracker.rules import (
     RecurringRule,
     rule_from_dict,
 )
-from tracker.workdays import THAI_GOVERNMENT
+from tracker.domain.workdays import THAI_GOVERNMENT
 
 CAL = THAI_GOVERNMENT
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from store.db import open_engine, session_scope
-from store.models import OutboxRow
 from tests.fakes.line_server import FakeLineServer
+from tracker.store.db import open_engine, session_scope
+from tracker.store.models import OutboxRow
 
 pytestmark = pytest.mark.slow
 AS_OF = "2022-10-21T09:00:00+07:00"  # the O10 plan's 7-days-before reminders, and others, are due
@@ -29,13 +29,13 @@ def environment(tmp: Path, line: FakeLineServer) -> dict[str, str]:
 
 
 def tracker(tmp: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "cli.main", *args], cwd=tmp, env=env, text=True,
+    return subprocess.run([sys.executable, "-m", "tracker.cli.main", *args], cwd=tmp, env=env, text=True,
                           capture_output=True, timeout=120, check=True)
 
 
 def start(tmp: Path, env: dict[str, str], name: str, *args: str) -> subprocess.Popen[str]:
     log = (tmp / f"{name}.log").open("w")
-    return subprocess.Popen([sys.executable, "-m", "cli.main", "run", "--as-of", AS_OF, "--quiet-board", *args],
+    return subprocess.Popen([sys.executable, "-m", "tracker.cli.main", "run", "--as-of", AS_OF, "--quiet-board", *args],
                             cwd=tmp, env=env, text=True, stdout=log, stderr=subprocess.STDOUT)
 
 

@@ -7,7 +7,6 @@ import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from freezegun import freeze_time
@@ -17,12 +16,12 @@ from config.settings import SAMPLE_CONFIG_DIR, Settings
 from jobs import plan
 from jobs.scheduler import MaskingFilter, Service, ServiceOptions, build_scheduler
 from notifiers.registry import Notifiers
-from store.db import migrate, open_engine, session_scope
-from store.models import ObligationRow, OccurrenceRow, OutboxRow
-from store.repo import load_organisation
 from tests.fakes.line_server import FakeLineServer
+from tracker.domain.thaidate import BANGKOK as BKK
+from tracker.store.db import migrate, open_engine, session_scope
+from tracker.store.models import ObligationRow, OccurrenceRow, OutboxRow
+from tracker.store.repo import load_organisation
 
-BKK = ZoneInfo("Asia/Bangkok")
 SECRET = "line-token-that-must-never-print-9f8e7d"
 
 

@@ -12,10 +12,10 @@ from typing import Any
 import holidays
 import pytest
 
-from cli.main import main
 from config.settings import SAMPLE_CONFIG_DIR, Settings
 from jobs.simulate import simulate
-from tracker.workdays import THAI_GOVERNMENT
+from tracker.cli.main import main
+from tracker.domain.workdays import THAI_GOVERNMENT
 
 Event = dict[str, Any]
 THAI_HOLIDAYS = holidays.TH(categories=("public", "government"), years=range(2022, 2025))

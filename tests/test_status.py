@@ -7,9 +7,9 @@ from datetime import date
 import pytest
 
 from tests.factories import make_action, occurrence
-from tracker.rules import Frequency, RecurringRule
-from tracker.status import Status, attribute_actions, occurrence_status, statuses
-from tracker.workdays import THAI_GOVERNMENT
+from tracker.domain.rules import Frequency, RecurringRule
+from tracker.domain.status import Status, attribute_actions, occurrence_status, statuses
+from tracker.domain.workdays import THAI_GOVERNMENT
 
 OCC = occurrence(window_start=date(2022, 10, 1), due=date(2022, 10, 31))
 

@@ -10,12 +10,12 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import Engine, func, select
 
 from config.loader import OrgConfig
-from store.db import is_up_to_date, session_scope
-from store.models import ActionRow, ObligationRow, OccurrenceRow
-from store.repo import list_actions, load_organisation, record_action, sync_organisation
 from tests.conftest import NOW
-from tracker.model import Action
-from tracker.rules import MonthRule
+from tracker.domain.model import Action
+from tracker.domain.rules import MonthRule
+from tracker.store.db import is_up_to_date, session_scope
+from tracker.store.models import ActionRow, ObligationRow, OccurrenceRow
+from tracker.store.repo import list_actions, load_organisation, record_action, sync_organisation
 
 
 def counts(engine: Engine) -> dict[str, int]:

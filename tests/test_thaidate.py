@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from tracker.errors import DateParseError
-from tracker.thaidate import (
+from tracker.domain.errors import DateParseError
+from tracker.domain.thaidate import (
     MONTHS_ABBR,
     MONTHS_FULL,
     be_to_ce,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from tracker.workdays import THAI_GOVERNMENT, WorkCalendar
+from tracker.domain.workdays import THAI_GOVERNMENT, WorkCalendar
 
 
 def test_weekends_and_holidays_are_not_working_days() -> None:

@@ -1,0 +1,258 @@
+"""The foundation commands: init, check, sync, status, log, actions."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from config.loader import LoadResult, load_config
+from jobs import sync_config
+from tracker.cli.common import (
+    EXIT_INVALID,
+    EXIT_OK,
+    Context,
+    add_format,
+    add_lang,
+    date_arg,
+    now_utc,
+    render_table,
+    today_bangkok,
+)
+from tracker.domain.errors import Problem
+from tracker.domain.model import Action, Organisation
+from tracker.domain.status import OccurrenceStatus, status_label, statuses
+from tracker.domain.thaidate import fiscal_year, format_date, to_thai_digits
+from tracker.store.db import migrate, safe_url, session_scope
+from tracker.store.repo import (
+    ensure_occurrences,
+    list_actions,
+    load_organisation,
+    org_codes,
+    org_row,
+    record_action,
+    refresh_done,
+)
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("init", help="create or migrate the database")
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("check", help="validate configuration files (exit 2 with every error)")
+    p.add_argument("paths", nargs="*", type=Path, help="files or folders (default: the configured ones)")
+    p.add_argument("--lang", choices=("th", "en"), default="th")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("sync", help="load the configuration into the database (all or nothing)")
+    p.add_argument("paths", nargs="*", type=Path)
+    p.set_defaults(func=cmd_sync)
+
+    p = sub.add_parser("status", help="the status of every deadline of a fiscal year")
+    p.add_argument("--org", help="organisation code (default: every organisation)")
+    p.add_argument("--as-of", type=date_arg, help="the day to judge on (default today, Bangkok)")
+    p.add_argument("--fy", type=int, help="B.E. fiscal year (default: that of --as-of)")
+    add_lang(p)
+    add_format(p, "json")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("log", help="record an action: work done for an obligation")
+    p.add_argument("--org", required=True)
+    p.add_argument("--obligation", required=True, help="obligation code, e.g. O10-1")
+    p.add_argument("--date", type=date_arg, required=True, help="day done: 2023-04-05, 5/4/2566 or ๕ เม.ย. ๒๕๖๖")
+    p.add_argument("--evidence", default="", help="link to the evidence (usually the web page)")
+    p.add_argument("--note", default="")
+    p.add_argument("--by", default="", help="who records it")
+    p.add_argument("--period", help="the occurrence it serves when the date alone would mislead, e.g. 2566-Q2")
+    p.add_argument("--unit", help="unit code, when another unit did the work")
+    p.set_defaults(func=cmd_log)
+
+    p = sub.add_parser("actions", help="list logged actions")
+    p.add_argument("--org", required=True)
+    p.add_argument("--obligation")
+    add_lang(p)
+    add_format(p, "json")
+    p.set_defaults(func=cmd_actions)
+
+
+# ---------------------------------------------------------------- init / check / sync
+
+def cmd_init(args: argparse.Namespace, ctx: Context) -> int:
+    before, after = migrate(ctx.engine())
+    where = safe_url(ctx.settings.database_url)
+    ctx.print(f"database {where}: " + ("up to date" if before == after else f"migrated {before or 'empty'} → {after}"))
+    return EXIT_OK
+
+
+def print_problems(ctx: Context, loaded: LoadResult) -> None:
+    for problem in loaded.problems:
+        ctx.print(str(problem))
+
+
+def cmd_check(args: argparse.Namespace, ctx: Context) -> int:
+    loaded = load_config(args.paths or list(ctx.settings.config_paths))
+    print_problems(ctx, loaded)
+    if not loaded.ok:
+        ctx.print(f"{len(loaded.errors)} error(s), {len(loaded.warnings)} warning(s): nothing was loaded;"
+                  " fix the errors and run `tracker check` again")
+        return EXIT_INVALID
+    counts = ", ".join(f"{o.organisation.code}: {len(o.organisation.measures)} measures,"
+                       f" {sum(1 for _ in o.organisation.obligations())} obligations, {len(o.actions)} actions"
+                       for o in loaded.orgs)
+    ctx.print(f"ok ({len(loaded.warnings)} warning(s)) — {counts}")
+    return EXIT_OK
+
+
+def cmd_sync(args: argparse.Namespace, ctx: Context) -> int:
+    migrate(ctx.engine())
+    with session_scope(ctx.engine()) as session:
+        result = sync_config.run_once(session, args.paths or list(ctx.settings.config_paths), now_utc())
+    print_problems(ctx, result.loaded)
+    if not result.ok:
+        ctx.print(f"{len(result.loaded.errors)} error(s): the database was not changed")
+        return EXIT_INVALID
+    for report in result.reports:
+        ctx.print(report.summary())
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- status
+
+def status_rows(org: Organisation, items: list[OccurrenceStatus]) -> list[dict[str, Any]]:
+    """The JSON form of a status list: the issue's keys, then the period label."""
+    rows = []
+    for item in items:
+        ob = org.obligation(item.occurrence.obligation)
+        rows.append({
+            "org": org.code, "measure": ob.measure, "obligation": ob.code, "unit": ob.unit,
+            "window_start": item.occurrence.window_start.isoformat(), "due": item.occurrence.due.isoformat(),
+            "status": item.status.value, "done_on": item.done_on.isoformat() if item.done_on else None,
+            "days_late": item.days_late, "days_overdue": item.days_overdue, "period": item.occurrence.period,
+        })
+    return rows
+
+
+def org_statuses(ctx: Context, code: str, today: date, fy: int) -> tuple[Organisation, list[OccurrenceStatus]]:
+    with session_scope(ctx.engine()) as session:
+        org = load_organisation(session, code)
+        row = org_row(session, code)
+        if ensure_occurrences(session, row.id, org, fy):
+            refresh_done(session, row.id)
+        actions = [s.action for s in list_actions(session, code)]
+    # Late work for an earlier fiscal year must find its deadline there, so attribute over every year
+    # tracked, then show the one asked for.
+    years = range(min(fy, org.fiscal_year), max(fy, org.fiscal_year) + 1)
+    by_year = {year: org.occurrences(year) for year in years}
+    occurrences = [occ for year_occurrences in by_year.values() for occ in year_occurrences]
+    soon = {ob.code: ob.policy.due_soon_days for ob in org.obligations()}
+    shown = set(by_year[fy])
+    return org, [item for item in statuses(occurrences, actions, today, soon) if item.occurrence in shown]
+
+
+def cmd_status(args: argparse.Namespace, ctx: Context) -> int:
+    today = args.as_of or today_bangkok()
+    fy = args.fy or fiscal_year(today)
+    with session_scope(ctx.engine()) as session:
+        codes = [args.org] if args.org else org_codes(session)
+    if not codes:
+        ctx.print("no organisation in the database yet: run `tracker sync` (or `tracker run`) first")
+        return EXIT_INVALID
+    rows: list[dict[str, Any]] = []
+    boards = []
+    for code in codes:
+        org, items = org_statuses(ctx, code, today, fy)
+        rows.extend(status_rows(org, items))
+        boards.append((org, items))
+    if args.format == "json":
+        ctx.print_json({"as_of": today.isoformat(), "fiscal_year": fy, "occurrences": rows})
+        return EXIT_OK
+    for org, items in boards:
+        ctx.print(board(org, items, today, fy, args.lang))
+    return EXIT_OK
+
+
+def board(org: Organisation, items: list[OccurrenceStatus], today: date, fy: int, lang: str) -> str:
+    """The status board a person reads: one line per deadline, worst news easy to spot."""
+    th = lang != "en"
+    units = {u.code: u.name for u in org.units}
+    headers = (["มาตรการ", "ภาระงาน", "หน่วยงาน", "รอบ", "กำหนด", "สถานะ", "ดำเนินการเมื่อ", "หมายเหตุ"] if th else
+               ["Measure", "Obligation", "Unit", "Period", "Due", "Status", "Done on", "Note"])
+    rows = []
+    for item in items:
+        ob = org.obligation(item.occurrence.obligation)
+        note = ""
+        if item.days_late is not None:
+            note = to_thai_digits(f"ล่าช้า {item.days_late} วัน") if th else f"{item.days_late} days late"
+        elif item.days_overdue is not None:
+            note = to_thai_digits(f"เกินกำหนด {item.days_overdue} วัน") if th else f"{item.days_overdue} days overdue"
+        elif item.days_to_due is not None and item.status.value in ("open", "due_soon"):
+            note = to_thai_digits(f"เหลือ {item.days_to_due} วัน") if th else f"{item.days_to_due} days left"
+        rows.append([ob.measure, ob.code, units.get(ob.unit, ob.unit), item.occurrence.period,
+                     format_date(item.occurrence.due, lang, style="short" if th else "long"),
+                     status_label(item.status, lang),
+                     format_date(item.done_on, lang, style="short" if th else "long") if item.done_on else "-", note])
+    title = (f"{org.name} อำเภอ{org.district} จังหวัด{org.province} — ปีงบประมาณ พ.ศ. {to_thai_digits(str(fy))}"
+             f" ณ วันที่ {format_date(today, 'th')}" if th else
+             f"{org.name} ({org.district}, {org.province}) — fiscal year {fy} as of {format_date(today, 'en')}")
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[status_label(item.status, lang)] = counts.get(status_label(item.status, lang), 0) + 1
+    summary = " · ".join(f"{k} {to_thai_digits(str(v)) if th else v}" for k, v in counts.items())
+    return f"{title}\n{render_table(headers, rows)}\n{summary}\n"
+
+
+# ---------------------------------------------------------------- log / actions
+
+def cmd_log(args: argparse.Namespace, ctx: Context) -> int:
+    migrate(ctx.engine())
+    action = Action(args.obligation, args.date, args.evidence, args.note, args.by, now_utc(), args.period, args.unit)
+    with session_scope(ctx.engine()) as session:
+        org = load_organisation(session, args.org)
+        problems = _check_action(org, action)
+        if problems:
+            for p in problems:
+                ctx.print(str(p))
+            return EXIT_INVALID
+        record_action(session, args.org, action, source="cli")
+    ctx.print(f"recorded: {args.obligation} done on {args.date.isoformat()} ({format_date(args.date, 'th')})")
+    return EXIT_OK
+
+
+def _check_action(org: Organisation, action: Action) -> list[Problem]:
+    problems = []
+    try:
+        ob = org.obligation(action.obligation)
+    except KeyError:
+        codes = ", ".join(o.code for o in org.obligations())
+        return [Problem("--obligation", f"no obligation '{action.obligation}' in {org.code}: use one of {codes}")]
+    if action.unit is not None and action.unit not in {u.code for u in org.units}:
+        problems.append(Problem("--unit", f"no unit '{action.unit}' in {org.code}"))
+    if action.evidence and not action.evidence.startswith(("http://", "https://")):
+        problems.append(Problem("--evidence", "the evidence must be a web link starting with https://"))
+    if action.period is not None:
+        periods = {o.period for fy in (org.fiscal_year, fiscal_year(action.done_on))
+                   for o in ob.occurrences(fy, org.calendar)}
+        if action.period not in periods:
+            problems.append(Problem("--period", f"no period '{action.period}' for {ob.code}: use one of "
+                                    + ", ".join(sorted(periods))))
+    return problems
+
+
+def cmd_actions(args: argparse.Namespace, ctx: Context) -> int:
+    with session_scope(ctx.engine()) as session:
+        stored = list_actions(session, args.org, args.obligation)
+    if args.format == "json":
+        ctx.print_json({"org": args.org, "actions": [
+            {"id": s.id, "obligation": s.action.obligation, "date": s.action.done_on.isoformat(),
+             "evidence": s.action.evidence or None, "note": s.action.note, "recorded_by": s.action.recorded_by,
+             "recorded_at": s.action.recorded_at.isoformat() if s.action.recorded_at else None,
+             "period": s.action.period, "unit": s.action.unit, "source": s.source} for s in stored]})
+        return EXIT_OK
+    th = args.lang != "en"
+    headers = (["#", "ภาระงาน", "วันที่ดำเนินการ", "หน่วยงาน", "รายละเอียด", "หลักฐาน", "บันทึกโดย"] if th else
+               ["#", "Obligation", "Done on", "Unit", "Note", "Evidence", "Recorded by"])
+    rows = [[str(s.id), s.action.obligation, format_date(s.action.done_on, args.lang), s.action.unit or "",
+             s.action.note, s.action.evidence or "-", s.action.recorded_by] for s in stored]
+    ctx.print(render_table(headers, rows, [6, 10, 20, 10, 60, 40, 16]))
+    return EXIT_OK

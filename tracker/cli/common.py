@@ -1,0 +1,125 @@
+"""What every command shares: the context (settings, engine, output), time and date arguments, tables."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, TextIO
+
+from sqlalchemy import Engine
+
+from config.settings import Settings
+from tracker.domain.errors import DateParseError
+from tracker.domain.thaidate import BANGKOK, parse_date
+from tracker.store.db import open_engine
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_INVALID = 2
+
+
+@dataclass
+class Context:
+    """Owned by `main`: it creates the engine on first use and disposes of it at the end."""
+
+    settings: Settings
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+    err: TextIO = field(default_factory=lambda: sys.stderr)
+    _engine: Engine | None = None
+
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = open_engine(self.settings.database_url)
+        return self._engine
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    def print(self, text: str = "") -> None:
+        print(text, file=self.out)
+
+    def print_json(self, data: Any) -> None:
+        json.dump(data, self.out, ensure_ascii=False, indent=2, default=str)
+        self.out.write("\n")
+
+
+def now_utc() -> datetime:
+    """The one place the CLI reads the clock."""
+    return datetime.now(UTC)
+
+
+def today_bangkok(now: datetime | None = None) -> date:
+    return (now or now_utc()).astimezone(BANGKOK).date()
+
+
+def date_arg(text: str) -> date:
+    """argparse type: ISO C.E. or Thai dates (5/4/2566, ๕ เม.ย. ๒๕๖๖)."""
+    try:
+        return parse_date(text)
+    except DateParseError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def datetime_arg(text: str) -> datetime:
+    """argparse type: an ISO datetime (with offset, or Bangkok time when none), or a date (its 09:00 Bangkok)."""
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        try:
+            day = parse_date(text)
+        except DateParseError:
+            raise argparse.ArgumentTypeError(
+                f"'{text}' is not a date or time: write 2022-10-21T09:00:00+07:00 or 2022-10-21"
+            ) from None
+        return datetime(day.year, day.month, day.day, 9, 0, tzinfo=BANGKOK)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=BANGKOK)
+
+
+def add_lang(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--lang", choices=("th", "en"), default="th", help="language of the output (default th)")
+
+
+def add_format(parser: argparse.ArgumentParser, *choices: str) -> None:
+    options = ("table", *choices)
+    parser.add_argument("--format", choices=options, default="table", help="output format (default table)")
+
+
+def display_width(text: str) -> int:
+    """Columns a text takes in a terminal: Thai vowel and tone marks (category Mn) take none."""
+    width = 0
+    for ch in text:
+        if unicodedata.category(ch) in ("Mn", "Me", "Cf"):
+            continue
+        width += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+    return width
+
+
+def _fit(text: str, width: int) -> str:
+    if display_width(text) <= width:
+        return text + " " * (width - display_width(text))
+    out = ""
+    for ch in text:
+        if display_width(out + ch) > width - 1:
+            break
+        out += ch
+    return out + "…" + " " * (width - 1 - display_width(out))
+
+
+def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]], max_widths: Sequence[int] | None = None) -> str:
+    """A plain-text table whose columns line up with Thai text."""
+    widths = [display_width(h) for h in headers]
+    for row in rows:
+        widths = [max(w, display_width(c)) for w, c in zip(widths, row, strict=True)]
+    if max_widths:
+        widths = [min(w, m) for w, m in zip(widths, max_widths, strict=True)]
+    lines = ["  ".join(_fit(h, w) for h, w in zip(headers, widths, strict=True)).rstrip(),
+             "  ".join("─" * w for w in widths)]
+    lines += ["  ".join(_fit(c, w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    return "\n".join(lines)

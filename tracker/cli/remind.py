@@ -1,0 +1,238 @@
+"""Reminder commands: remind (plan and dispatch, or a dry run), outbox (list, retry), send-test."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from sqlalchemy import select
+
+from jobs import dispatch, plan
+from notifiers.base import DeliveryError, OutgoingMessage, mask_destination
+from notifiers.registry import Notifiers, route_to_outbox
+from tracker.cli.common import (
+    EXIT_FAILURE,
+    EXIT_INVALID,
+    EXIT_OK,
+    Context,
+    add_format,
+    datetime_arg,
+    now_utc,
+    render_table,
+)
+from tracker.domain.model import Organisation
+from tracker.domain.reminders import PlannedReminder, TrackedOccurrence, due_reminders
+from tracker.domain.rules import Occurrence
+from tracker.domain.thaidate import BANGKOK, fiscal_year
+from tracker.messages.render import ReminderContent, render_reminder
+from tracker.store.db import migrate, session_scope
+from tracker.store.models import DestinationHealthRow, ObligationRow, OccurrenceRow, OrganisationRow, OutboxRow
+from tracker.store.repo import ensure_occurrences, load_organisation, org_codes, org_row, refresh_done
+
+RETRYABLE = ("failed", "dead", "skipped", "cancelled")
+CRASH_HOOK_ENV = "TRACKER_TEST_CRASH_AFTER_SEND"  # tests only: die between a send and its record
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("remind", help="plan and send the reminders due now (or at --as-of)")
+    p.add_argument("--org", help="organisation code (default: every organisation)")
+    p.add_argument("--as-of", type=datetime_arg, help="the instant to act at (default now; Bangkok time if no offset)")
+    p.add_argument("--dry-run", action="store_true", help="show what is due without writing or sending")
+    p.add_argument("--concurrency", type=int, default=16, help="messages sent at once (default 16)")
+    p.add_argument("--rate", action="append", default=[], metavar="SCHEME=N",
+                   help="at most N messages per second on a channel, e.g. line=100 (repeatable)")
+    add_format(p, "json")
+    p.set_defaults(func=cmd_remind)
+
+    p = sub.add_parser("outbox", help="list outbox messages, or `outbox retry ID` to send one again")
+    p.add_argument("action", nargs="?", choices=("list", "retry"), default="list")
+    p.add_argument("id", nargs="?", type=int, help="the message to retry")
+    p.add_argument("--status", help="only messages in this state (pending, sent, failed, dead, skipped…)")
+    p.add_argument("--org")
+    p.add_argument("--limit", type=int, default=200)
+    add_format(p, "json")
+    p.set_defaults(func=cmd_outbox)
+
+    p = sub.add_parser("send-test", help="send a test message to a destination URL (line://…, mailto:…)")
+    p.add_argument("destination")
+    p.add_argument("--lang", choices=("th", "en"), default="th")
+    p.set_defaults(func=cmd_send_test)
+
+
+# ---------------------------------------------------------------- remind
+
+def tracked_occurrences(session: Any, org: Organisation, today: date) -> list[TrackedOccurrence]:
+    """The stored occurrences of the fiscal years around `today`, with their ids and done days."""
+    row = org_row(session, org.code)
+    fy = fiscal_year(today)
+    query = (select(OccurrenceRow, ObligationRow.code)
+             .join(ObligationRow, ObligationRow.id == OccurrenceRow.obligation_id)
+             .where(OccurrenceRow.org_id == row.id, OccurrenceRow.active.is_(True), ObligationRow.active.is_(True),
+                    OccurrenceRow.fiscal_year.in_([fy - 1, fy])))
+    return [TrackedOccurrence(Occurrence(code, o.period, o.window_start, o.due), o.done_on, o.id)
+            for o, code in session.execute(query)]
+
+
+def dry_run_item(org: Organisation, r: PlannedReminder) -> dict[str, Any]:
+    ob = org.obligation(r.obligation)
+    unit = next((u.name for u in org.units if u.code == ob.unit), ob.unit)
+    greeting = r.recipient if r.kind == "escalation" else ""
+    content = ReminderContent(org.code, org.name, org.measure(ob.measure).title, ob.code, ob.title, unit,
+                              ob.done_when, r.period, r.due, r.day, r.stage, greeting)
+    rendered = render_reminder(content, org.language)
+    return {"org": org.code, "measure": ob.measure, "obligation": ob.code, "due": r.due.isoformat(),
+            "stage": r.kind, "days_to_due": r.days_to_due, "recipient": r.recipient,
+            "destination": mask_destination(r.destination), "subject": rendered.subject, "text": rendered.text}
+
+
+def cmd_dry_run(args: argparse.Namespace, ctx: Context, now: datetime) -> int:
+    items: list[dict[str, Any]] = []
+    with session_scope(ctx.engine()) as session:
+        for code in [args.org] if args.org else org_codes(session):
+            org = load_organisation(session, code)
+            reminders = due_reminders(org, tracked_occurrences(session, org, now.astimezone(BANGKOK).date()), now)
+            items.extend(dry_run_item(org, r) for r in reminders)
+        session.rollback()  # a dry run writes nothing
+    if args.format == "json":
+        ctx.print_json({"as_of": now.astimezone(BANGKOK).isoformat(), "reminders": items})
+        return EXIT_OK
+    rows = [[i["org"], i["obligation"], i["due"], i["stage"], str(i["days_to_due"]), i["recipient"],
+             i["destination"]] for i in items]
+    ctx.print(render_table(["org", "obligation", "due", "stage", "days", "recipient", "destination"], rows))
+    ctx.print(f"{len(items)} reminder(s) due at {now.astimezone(BANGKOK).isoformat()} (dry run: nothing sent)")
+    return EXIT_OK
+
+
+def parse_rates(values: list[str]) -> dict[str, float]:
+    rates = {}
+    for value in values:
+        scheme, _, number = value.partition("=")
+        try:
+            rates[scheme.strip()] = float(number)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"--rate {value!r}: write SCHEME=N, e.g. line=100") from None
+    return rates
+
+
+def make_notifiers(ctx: Context, pool_size: int) -> Notifiers:
+    """Notifiers sharing one HTTP session whose pool fits the dispatcher's threads."""
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(10, pool_size))
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return Notifiers(ctx.settings, session)
+
+
+def cmd_remind(args: argparse.Namespace, ctx: Context) -> int:
+    now = args.as_of or now_utc()
+    if args.dry_run:
+        return cmd_dry_run(args, ctx, now)
+    engine = ctx.engine()
+    migrate(engine)
+    today = now.astimezone(BANGKOK).date()
+    with session_scope(engine) as session:
+        for code in [args.org] if args.org else org_codes(session):
+            # A fiscal-year rollover must not silence recurring obligations: materialise the new year.
+            org = load_organisation(session, code)
+            if ensure_occurrences(session, org_row(session, code).id, org, fiscal_year(today)):
+                refresh_done(session, org_row(session, code).id)
+        planned = plan.run_once(session, now, args.org)
+    crash = ctx.settings.env.get(CRASH_HOOK_ENV)
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    notifiers = make_notifiers(ctx, args.concurrency)
+    try:
+        sent = dispatch.run_once(engine, now, notifiers, owner, concurrency=args.concurrency,
+                                 rate_limits=parse_rates(args.rate), org=args.org,
+                                 after_send=(lambda _c: os._exit(137)) if crash else None)
+    finally:
+        notifiers.session.close()
+        notifiers.close()
+    if args.format == "json":
+        ctx.print_json({"as_of": now.astimezone(BANGKOK).isoformat(),
+                        "planned": vars(planned),
+                        "dispatched": {s: n for s, n in sent.statuses.items() if n}, "claimed": sent.claimed})
+        return EXIT_OK
+    outcome = ", ".join(f"{n} {s}" for s, n in sorted(sent.statuses.items()) if n) or "nothing due"
+    ctx.print(f"planned {planned.created} new reminder(s) ({planned.skipped} skipped, {planned.cancelled} cancelled);"
+              f" dispatched: {outcome}")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- outbox
+
+def cmd_outbox(args: argparse.Namespace, ctx: Context) -> int:
+    migrate(ctx.engine())
+    if args.action == "retry":
+        return retry(ctx, args.id)
+    query = (select(OutboxRow, OrganisationRow.code).join(OrganisationRow, OrganisationRow.id == OutboxRow.org_id)
+             .order_by(OutboxRow.id.desc()).limit(args.limit))
+    if args.status:
+        query = query.where(OutboxRow.status == args.status)
+    if args.org:
+        query = query.where(OrganisationRow.code == args.org)
+    with session_scope(ctx.engine()) as session:
+        rows = [(r, code) for r, code in session.execute(query)]
+    items = [{"id": r.id, "org": code, "kind": r.kind, "stage": r.stage, "recipient": r.recipient,
+              "destination": mask_destination(r.destination), "status": r.status, "attempts": r.attempts,
+              "send_after": r.send_after.isoformat(), "next_attempt_at": r.next_attempt_at.isoformat(),
+              "sent_at": r.sent_at.isoformat() if r.sent_at else None, "last_error": r.last_error,
+              "skip_reason": r.skip_reason, "subject": r.subject} for r, code in rows]
+    if args.format == "json":
+        ctx.print_json({"messages": items})
+        return EXIT_OK
+    table = [[str(r.id), code, r.kind, r.stage, r.recipient, mask_destination(r.destination), r.status,
+              str(r.attempts), r.last_error or r.skip_reason or ""] for r, code in rows]
+    ctx.print(render_table(["id", "org", "kind", "stage", "recipient", "destination", "status", "tries", "note"],
+                           table, [8, 12, 8, 16, 24, 40, 10, 5, 60]))
+    return EXIT_OK
+
+
+def retry(ctx: Context, outbox_id: int | None) -> int:
+    """Send a failed, dead, skipped or cancelled message again, and clear its destination's broken mark."""
+    if outbox_id is None:
+        ctx.print("error: give the message id: tracker outbox retry ID (see `tracker outbox --status dead`)")
+        return EXIT_INVALID
+    with session_scope(ctx.engine()) as session:
+        row = session.get(OutboxRow, outbox_id)
+        if row is None:
+            ctx.print(f"error: no outbox message {outbox_id}")
+            return EXIT_INVALID
+        if row.status not in RETRYABLE:
+            ctx.print(f"error: message {outbox_id} is {row.status}; only {', '.join(RETRYABLE)} messages can be"
+                      " retried (a sent message is never sent twice)")
+            return EXIT_INVALID
+        # Due again from its original send time: the next dispatch (whatever clock it runs on) takes it.
+        row.status, row.attempts, row.next_attempt_at = "pending", 0, row.send_after
+        row.lease_owner = row.lease_until = row.skip_reason = None
+        health = session.scalar(select(DestinationHealthRow).where(
+            DestinationHealthRow.org_id == row.org_id, DestinationHealthRow.url == row.destination))
+        if health is not None:
+            session.delete(health)
+    ctx.print(f"message {outbox_id} queued again; `tracker remind` (or the running service) will send it")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- send-test
+
+def cmd_send_test(args: argparse.Namespace, ctx: Context) -> int:
+    when = now_utc().astimezone(BANGKOK).strftime("%Y-%m-%d %H:%M")
+    text = (f"Test message from ITA Tracker ({when} Bangkok time)." if args.lang == "en" else
+            f"ข้อความทดสอบจากระบบติดตามมาตรการ ITA (เวลา {when} น.)")
+    message = OutgoingMessage(f"test:{uuid.uuid4()}", "ITA Tracker test" if args.lang == "en" else "ทดสอบการแจ้งเตือน",
+                              text, None, text, args.lang)
+    target = route_to_outbox(args.destination, ctx.settings)
+    with Notifiers(ctx.settings) as notifiers:
+        try:
+            receipt = notifiers.send(target, message)
+        except (DeliveryError, ValueError) as exc:
+            ctx.print(f"failed: {exc}")
+            return EXIT_FAILURE
+    via = "" if target == args.destination else f" (no credentials: written to {mask_destination(target)})"
+    ctx.print(f"sent to {mask_destination(args.destination)}{via}: {receipt.detail or receipt.provider_status or 'ok'}")
+    return EXIT_OK

@@ -1,0 +1,196 @@
+"""The monthly executive digest: where an organisation stands, computed from occurrences and actions.
+
+Pure: the caller passes the day (`today`) and the month; nothing here reads the clock or a database.
+Every figure comes from `tracker.domain.status.statuses`, so the digest and the status board never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from tracker.domain.model import Action, Organisation
+from tracker.domain.rules import Occurrence
+from tracker.domain.status import OccurrenceStatus, Status, attribute_actions, statuses
+from tracker.domain.thaidate import fiscal_year, fiscal_year_bounds
+from tracker.domain.workdays import WorkCalendar
+
+NEXT_DAYS = 30
+
+
+def digest_day(calendar: WorkCalendar, year: int, month: int) -> date:
+    """The day a month's digest goes out: the first working day (January 2023 → Wednesday the 4th)."""
+    return calendar.first_working_day_of_month(year, month)
+
+
+def month_bounds(year: int, month: int) -> tuple[date, date]:
+    first = date(year, month, 1)
+    following = date(year + month // 12, month % 12 + 1, 1)
+    return first, following - timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class UnitSummary:
+    """Fiscal-year-to-date counts for one unit; the five buckets partition its occurrences."""
+
+    code: str
+    name: str
+    done: int = 0
+    late: int = 0
+    overdue: int = 0
+    due_this_month: int = 0
+    upcoming: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.done + self.late + self.overdue + self.due_this_month + self.upcoming
+
+
+@dataclass(frozen=True)
+class DigestItem:
+    """One obligation occurrence as a line of the digest."""
+
+    measure: str
+    obligation: str
+    title: str
+    unit: str
+    unit_name: str
+    period: str
+    due: date
+    days_overdue: int | None = None
+    days_to_due: int | None = None
+    done_on: date | None = None
+    evidence: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Digest:
+    org: str
+    org_name: str
+    district: str
+    province: str
+    year: int
+    month: int
+    today: date
+    fiscal_year: int
+    units: tuple[UnitSummary, ...]
+    rate: float | None  # finished / (finished + overdue) of the fiscal year, now
+    previous_rate: float | None  # the same, at the end of the previous month
+    overdue: tuple[DigestItem, ...]  # worst first
+    completed_last_month: tuple[DigestItem, ...]
+    due_next: tuple[DigestItem, ...]  # due within NEXT_DAYS, soonest first
+
+    @property
+    def month_key(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}"
+
+    @property
+    def rate_change(self) -> float | None:
+        if self.rate is None or self.previous_rate is None:
+            return None
+        return self.rate - self.previous_rate
+
+    @property
+    def totals(self) -> UnitSummary:
+        return UnitSummary(
+            "", "", *(sum(getattr(u, f) for u in self.units)
+                      for f in ("done", "late", "overdue", "due_this_month", "upcoming"))
+        )
+
+
+def completion_rate(items: Iterable[OccurrenceStatus]) -> float | None:
+    """Of what has fallen due or been finished, the share finished. None when nothing has yet.
+
+    Work not yet due is left out of the denominator: an early-year digest would otherwise look bad
+    for no fault of anyone."""
+    finished = judged = 0
+    for item in items:
+        if item.is_finished:
+            finished += 1
+            judged += 1
+        elif item.status is Status.OVERDUE:
+            judged += 1
+    return None if judged == 0 else finished / judged
+
+
+def build_digest(
+    org: Organisation, occurrences: Sequence[Occurrence], actions: Sequence[Action],
+    year: int, month: int, today: date,
+) -> Digest:
+    """The digest of month (`year`, `month`) as it stands on `today` (usually the digest day).
+
+    `occurrences` may span several fiscal years: the per-unit table and the rates cover the fiscal
+    year of `today`; the overdue list covers everything still overdue (an unfinished plan of last year
+    still matters); "completed last month" covers the calendar month before `month`.
+    """
+    soon = {ob.code: ob.policy.due_soon_days for ob in org.obligations()}
+    now_items = statuses(occurrences, actions, today, soon)
+    first, last = month_bounds(year, month)
+    previous_end = first - timedelta(days=1)
+    fy = fiscal_year(today)
+    fy_range = fiscal_year_bounds(fy)
+    in_fy = [s for s in now_items if s.occurrence.due in fy_range]
+    previous_items = statuses([s.occurrence for s in in_fy], actions, previous_end, soon)
+    evidence = _evidence(occurrences, [a for a in actions if a.done_on <= today])
+    line = _Liner(org, evidence)
+    overdue = sorted((s for s in now_items if s.status is Status.OVERDUE),
+                     key=lambda s: (-(s.days_overdue or 0), s.occurrence.obligation))
+    completed = [s for s in now_items if s.done_on is not None
+                 and month_bounds(previous_end.year, previous_end.month)[0] <= s.done_on <= previous_end]
+    due_next = [s for s in now_items if not s.is_finished and today <= s.occurrence.due
+                <= today + timedelta(days=NEXT_DAYS)]
+    return Digest(
+        org=org.code, org_name=org.name, district=org.district, province=org.province,
+        year=year, month=month, today=today, fiscal_year=fy,
+        units=_unit_summaries(org, in_fy, first, last),
+        rate=completion_rate(in_fy), previous_rate=completion_rate(previous_items),
+        overdue=tuple(line(s) for s in overdue),
+        completed_last_month=tuple(line(s) for s in sorted(completed, key=lambda s: (s.done_on, s.occurrence))),
+        due_next=tuple(line(s) for s in due_next),
+    )
+
+
+def _bucket(item: OccurrenceStatus, first: date, last: date) -> str:
+    if item.status is Status.DONE:
+        return "done"
+    if item.status is Status.LATE:
+        return "late"
+    if item.status is Status.OVERDUE:
+        return "overdue"
+    return "due_this_month" if first <= item.occurrence.due <= last else "upcoming"
+
+
+def _unit_summaries(org: Organisation, items: Sequence[OccurrenceStatus], first: date,
+                    last: date) -> tuple[UnitSummary, ...]:
+    counts: dict[str, dict[str, int]] = {u.code: {} for u in org.units}
+    for item in items:
+        unit = org.obligation(item.occurrence.obligation).unit
+        bucket = counts.setdefault(unit, {})
+        key = _bucket(item, first, last)
+        bucket[key] = bucket.get(key, 0) + 1
+    names = {u.code: u.name for u in org.units}
+    return tuple(UnitSummary(code, names.get(code, code), **c) for code, c in counts.items())
+
+
+def _evidence(occurrences: Sequence[Occurrence], actions: Sequence[Action]) -> dict[Occurrence, tuple[str, ...]]:
+    return {occ: tuple(a.evidence for a in acts if a.evidence)
+            for occ, acts in attribute_actions(occurrences, actions).items()}
+
+
+class _Liner:
+    """Turns a status into a digest line, looking up titles and unit names once."""
+
+    def __init__(self, org: Organisation, evidence: dict[Occurrence, tuple[str, ...]]) -> None:
+        self.obligations = {ob.code: ob for ob in org.obligations()}
+        self.units = {u.code: u.name for u in org.units}
+        self.evidence = evidence
+
+    def __call__(self, item: OccurrenceStatus) -> DigestItem:
+        ob = self.obligations[item.occurrence.obligation]
+        return DigestItem(
+            measure=ob.measure, obligation=ob.code, title=ob.title, unit=ob.unit,
+            unit_name=self.units.get(ob.unit, ob.unit), period=item.occurrence.period, due=item.occurrence.due,
+            days_overdue=item.days_overdue, days_to_due=item.days_to_due, done_on=item.done_on,
+            evidence=self.evidence.get(item.occurrence, ()),
+        )

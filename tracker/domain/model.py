@@ -1,0 +1,154 @@
+"""The domain's value objects: an organisation, its units and contacts, measures, obligations, actions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, fields, replace
+from datetime import date, datetime, time
+from typing import Any
+
+from tracker.domain.rules import DueRule, Occurrence
+from tracker.domain.workdays import WorkCalendar
+
+ROLES = ("head", "officer", "admin")
+
+
+@dataclass(frozen=True)
+class Contact:
+    """A person (or a shared inbox or LINE group) and where to reach them, as destination URLs:
+    ``line://U…``, ``mailto:…``, ``https://…`` (webhook), ``outbox:``."""
+
+    name: str
+    role: str = "officer"
+    destinations: tuple[str, ...] = ()
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class Unit:
+    code: str
+    name: str
+    contacts: tuple[Contact, ...] = ()
+
+    @property
+    def heads(self) -> tuple[Contact, ...]:
+        return tuple(c for c in self.contacts if c.role == "head")
+
+    @property
+    def officers(self) -> tuple[Contact, ...]:
+        return tuple(c for c in self.contacts if c.role != "head")
+
+
+@dataclass(frozen=True)
+class ReminderPolicy:
+    """When reminders go out. Organisation defaults, overridable per obligation (see `merged`)."""
+
+    before_days: tuple[int, ...] = (30, 14, 7, 3, 1)
+    on_due: bool = True
+    overdue_after_working_days: int = 1
+    overdue_every_days: int = 7
+    overdue_max: int = 8
+    escalate_head_after_days: int = 7
+    escalate_executives_after_days: int = 30
+    due_soon_days: int = 7
+    send_from: time = time(8, 30)
+    send_until: time = time(16, 30)
+
+    def merged(self, overrides: Mapping[str, Any]) -> ReminderPolicy:
+        """A copy with `overrides` (already validated and typed) applied."""
+        known = {f.name for f in fields(self)}
+        return replace(self, **{k: v for k, v in overrides.items() if k in known})
+
+
+@dataclass(frozen=True)
+class Obligation:
+    """Something a unit must do by a deadline, e.g. "publish the annual plan within October".
+
+    `rule` is None when the source gave no deadline: such an obligation is listed but never reminded.
+    `done_when` tells an officer what counts as done (shown in reminders).
+    """
+
+    code: str
+    title: str
+    measure: str
+    unit: str
+    rule: DueRule | None
+    policy: ReminderPolicy = field(default_factory=ReminderPolicy)
+    done_when: str = ""
+
+    def occurrences(self, fy_be: int, calendar: WorkCalendar) -> list[Occurrence]:
+        return [] if self.rule is None else self.rule.occurrences(self.code, fy_be, calendar)
+
+
+@dataclass(frozen=True)
+class Measure:
+    code: str
+    title: str
+    unit: str
+    oit: str | None = None
+    steps: tuple[str, ...] = ()
+    obligations: tuple[Obligation, ...] = ()
+
+
+@dataclass(frozen=True)
+class Action:
+    """Work an officer logged: what (obligation), when it was done, the evidence, who recorded it.
+
+    `period` names the occurrence it serves ("2566-Q2") when the date alone would mislead.
+    `recorded_at` is UTC.
+    """
+
+    obligation: str
+    done_on: date
+    evidence: str = ""
+    note: str = ""
+    recorded_by: str = ""
+    recorded_at: datetime | None = None
+    period: str | None = None
+    unit: str | None = None
+
+
+@dataclass(frozen=True)
+class Organisation:
+    code: str
+    name: str
+    district: str
+    province: str
+    fiscal_year: int
+    units: tuple[Unit, ...] = ()
+    executives: tuple[Contact, ...] = ()
+    admins: tuple[Contact, ...] = ()
+    measures: tuple[Measure, ...] = ()
+    closures: tuple[tuple[date, str], ...] = ()
+    policy: ReminderPolicy = field(default_factory=ReminderPolicy)
+    language: str = "th"
+
+    @property
+    def calendar(self) -> WorkCalendar:
+        return WorkCalendar.with_closures(self.closures)
+
+    def obligations(self) -> Iterator[Obligation]:
+        for measure in self.measures:
+            yield from measure.obligations
+
+    def unit(self, code: str) -> Unit:
+        for unit in self.units:
+            if unit.code == code:
+                return unit
+        raise KeyError(code)
+
+    def measure(self, code: str) -> Measure:
+        for measure in self.measures:
+            if measure.code == code:
+                return measure
+        raise KeyError(code)
+
+    def obligation(self, code: str) -> Obligation:
+        for obligation in self.obligations():
+            if obligation.code == code:
+                return obligation
+        raise KeyError(code)
+
+    def occurrences(self, fy_be: int) -> list[Occurrence]:
+        calendar = self.calendar
+        return [occ for ob in self.obligations() for occ in ob.occurrences(fy_be, calendar)]

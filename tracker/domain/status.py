@@ -1,0 +1,144 @@
+"""The status of each occurrence at an instant, from comparing occurrences with logged actions."""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+from tracker.domain.model import Action
+from tracker.domain.rules import Occurrence
+from tracker.domain.thaidate import fiscal_year
+
+
+class Status(StrEnum):
+    UPCOMING = "upcoming"  # the window has not opened
+    OPEN = "open"  # the window is open, the due date is not near
+    DUE_SOON = "due_soon"  # open, and due within the policy's due_soon_days
+    DONE = "done"  # first action on or before the due date
+    LATE = "late"  # first action after the due date
+    OVERDUE = "overdue"  # no action, and the due date has passed
+
+
+STATUS_TH = {
+    Status.UPCOMING: "ยังไม่ถึงกำหนด",
+    Status.OPEN: "อยู่ระหว่างดำเนินการ",
+    Status.DUE_SOON: "ใกล้ครบกำหนด",
+    Status.DONE: "ดำเนินการแล้ว",
+    Status.LATE: "ดำเนินการล่าช้า",
+    Status.OVERDUE: "เกินกำหนด",
+}
+STATUS_EN = {
+    Status.UPCOMING: "upcoming",
+    Status.OPEN: "open",
+    Status.DUE_SOON: "due soon",
+    Status.DONE: "done",
+    Status.LATE: "done late",
+    Status.OVERDUE: "overdue",
+}
+
+
+def status_label(status: Status, lang: str) -> str:
+    return (STATUS_EN if lang == "en" else STATUS_TH)[status]
+
+
+@dataclass(frozen=True)
+class OccurrenceStatus:
+    occurrence: Occurrence
+    status: Status
+    done_on: date | None = None
+    days_late: int | None = None
+    days_overdue: int | None = None
+    days_to_due: int | None = None
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (Status.DONE, Status.LATE)
+
+
+def attribute_actions(
+    occurrences: Iterable[Occurrence], actions: Iterable[Action]
+) -> dict[Occurrence, list[Action]]:
+    """Which actions count for which occurrence.
+
+    An action that names its period counts for that occurrence. Otherwise it counts for the occurrence
+    whose window [window_start, due] holds its date (the earliest due first, when windows overlap);
+    failing that, for the latest occurrence already due before it (work done late); failing that, for
+    the first occurrence whose window has not opened yet, if the action lies in the same fiscal year (work
+    done early; a years-old action never satisfies a future deadline). Pass every fiscal year that can hold
+    an action's deadline: late work is only found in the occurrences given. Actions of an obligation
+    without occurrences are left out.
+    """
+    by_obligation: dict[str, list[Occurrence]] = defaultdict(list)
+    for occ in occurrences:
+        by_obligation[occ.obligation].append(occ)
+    for occs in by_obligation.values():
+        occs.sort(key=lambda o: (o.due, o.window_start))
+    result: dict[Occurrence, list[Action]] = {occ: [] for occs in by_obligation.values() for occ in occs}
+    for action in actions:
+        target = _target(by_obligation.get(action.obligation, []), action)
+        if target is not None:
+            result[target].append(action)
+    for listed in result.values():
+        listed.sort(key=lambda a: a.done_on)
+    return result
+
+
+def _target(occurrences: Sequence[Occurrence], action: Action) -> Occurrence | None:
+    if not occurrences:
+        return None
+    if action.period is not None:
+        return next((o for o in occurrences if o.period == action.period), None)
+    day = action.done_on
+    for occ in occurrences:
+        if occ.window_start <= day <= occ.due:
+            return occ
+    dues = [o.due for o in occurrences]
+    index = bisect.bisect_left(dues, day)
+    if index > 0:
+        return occurrences[index - 1]
+    first = occurrences[0]
+    return first if first.window_start > day and fiscal_year(first.window_start) == fiscal_year(day) else None
+
+
+def occurrence_status(
+    occurrence: Occurrence, actions: Sequence[Action], today: date, due_soon_days: int = 7
+) -> OccurrenceStatus:
+    """The status of one occurrence on `today` (Bangkok date), counting only actions done by then."""
+    done = [a.done_on for a in actions if a.done_on <= today]
+    days_to_due = (occurrence.due - today).days
+    if done:
+        first = min(done)
+        if first <= occurrence.due:
+            return OccurrenceStatus(occurrence, Status.DONE, first, days_to_due=days_to_due)
+        return OccurrenceStatus(
+            occurrence, Status.LATE, first, days_late=(first - occurrence.due).days, days_to_due=days_to_due
+        )
+    if today > occurrence.due:
+        return OccurrenceStatus(
+            occurrence, Status.OVERDUE, days_overdue=(today - occurrence.due).days, days_to_due=days_to_due
+        )
+    if today < occurrence.window_start:
+        return OccurrenceStatus(occurrence, Status.UPCOMING, days_to_due=days_to_due)
+    if days_to_due <= due_soon_days:
+        return OccurrenceStatus(occurrence, Status.DUE_SOON, days_to_due=days_to_due)
+    return OccurrenceStatus(occurrence, Status.OPEN, days_to_due=days_to_due)
+
+
+def statuses(
+    occurrences: Iterable[Occurrence],
+    actions: Iterable[Action],
+    today: date,
+    due_soon_days: int | dict[str, int] = 7,
+) -> list[OccurrenceStatus]:
+    """The status of every occurrence on `today`. `due_soon_days` may be given per obligation code."""
+    attributed = attribute_actions(occurrences, actions)
+    out = []
+    for occ, acts in attributed.items():
+        soon = due_soon_days if isinstance(due_soon_days, int) else due_soon_days.get(occ.obligation, 7)
+        out.append(occurrence_status(occ, acts, today, soon))
+    out.sort(key=lambda s: (s.occurrence.due, s.occurrence.obligation))
+    return out

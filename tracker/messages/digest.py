@@ -1,0 +1,170 @@
+"""Rendering a `Digest` for people: an HTML mail part, a plain-text part and a short LINE message.
+
+Thai by default, with B.E. dates and Thai digits as officials write them; English on request.
+The HTML chart is made of table cells with `width` and `bgcolor` attributes and inline styles only:
+Gmail strips <style> blocks and Outlook renders with Word, which ignores flexbox, CSS width on divs
+and SVG, but both honour table widths and cell colours.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from tracker.domain.digest import Digest, UnitSummary
+from tracker.domain.thaidate import MONTHS_EN, MONTHS_FULL, ce_to_be, format_date, to_thai_digits
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+LINE_LIMIT = 5000  # LINE's text message limit, in UTF-16 code units
+LINE_ITEMS = 5
+
+BUCKETS = ("done", "late", "overdue", "due_this_month", "upcoming")
+COLOURS = {"done": "#2e7d32", "late": "#f9a825", "overdue": "#c62828", "due_this_month": "#ef6c00",
+           "upcoming": "#bdbdbd"}
+LABELS = {
+    "th": {"done": "ทันกำหนด", "late": "ล่าช้า", "overdue": "เกินกำหนด", "due_this_month": "ครบกำหนดเดือนนี้",
+           "upcoming": "ยังไม่ถึงกำหนด"},
+    "en": {"done": "on time", "late": "done late", "overdue": "overdue", "due_this_month": "due this month",
+           "upcoming": "upcoming"},
+}
+
+
+# The templates are shared by both languages; only these phrases differ.
+TEXTS = {
+    "th": {
+        "title": "สรุปสถานะการดำเนินการตามมาตรการส่งเสริมคุณธรรมและความโปร่งใส (ITA)",
+        "month": "ประจำเดือน", "as_of": "ข้อมูล ณ วันที่", "fy": "ปีงบประมาณ พ.ศ.",
+        "rate": "อัตราการดำเนินการแล้วเสร็จ", "change": "เทียบกับสิ้นเดือนก่อน",
+        "rate_note": "ร้อยละของรายการที่ครบกำหนดแล้วซึ่งดำเนินการเสร็จ",
+        "by_unit": "สถานะรายหน่วยงาน (ตั้งแต่ต้นปีงบประมาณ)", "unit": "หน่วยงาน", "total": "รวม",
+        "overdue": "รายการที่เกินกำหนด (เรียงจากเกินนานที่สุด)", "days_overdue": "เกินกำหนด",
+        "days": "วัน", "due": "กำหนด", "none": "ไม่มี",
+        "completed": "ดำเนินการแล้วเสร็จในเดือนที่ผ่านมา", "done_on": "ดำเนินการเมื่อ", "evidence": "หลักฐาน",
+        "next": "ครบกำหนดภายใน ๓๐ วันข้างหน้า", "days_left": "เหลือ",
+        "more": "และอีก", "more_items": "รายการ",
+        "footer": "ข้อความนี้ส่งโดยระบบติดตามมาตรการ ITA โดยอัตโนมัติ ในวันทำการแรกของทุกเดือน",
+    },
+    "en": {
+        "title": "ITA integrity and transparency measures: monthly status",
+        "month": "for", "as_of": "as of", "fy": "fiscal year (B.E.)",
+        "rate": "Completion rate", "change": "change since the end of last month",
+        "rate_note": "share of the deadlines already due that were met or done late",
+        "by_unit": "Status by unit (fiscal year to date)", "unit": "Unit", "total": "Total",
+        "overdue": "Overdue (longest first)", "days_overdue": "overdue",
+        "days": "days", "due": "due", "none": "none",
+        "completed": "Completed last month", "done_on": "done on", "evidence": "evidence",
+        "next": "Due in the next 30 days", "days_left": "left",
+        "more": "and", "more_items": "more",
+        "footer": "Sent automatically by the ITA tracker on the first working day of every month.",
+    },
+}
+
+
+@dataclass(frozen=True)
+class RenderedDigest:
+    subject: str
+    text: str
+    html: str
+    line_text: str
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    return env
+
+
+_ENV = _environment()
+
+
+class _Format:
+    """Numbers, dates and months for one language; handed to the templates as `f`."""
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+
+    def n(self, value: int | str) -> str:
+        return to_thai_digits(str(value)) if self.lang == "th" else str(value)
+
+    def date(self, day: date) -> str:
+        return format_date(day, self.lang)
+
+    def month(self, year: int, month: int) -> str:
+        if self.lang == "th":
+            return to_thai_digits(f"{MONTHS_FULL[month - 1]} {ce_to_be(year)}")
+        return f"{MONTHS_EN[month - 1]} {year}"
+
+    def pct(self, rate: float | None) -> str:
+        return "-" if rate is None else self.n(f"{rate * 100:.0f}") + "%"
+
+    def change(self, delta: float | None) -> str:
+        if delta is None:
+            return "-"
+        points = round(delta * 100)
+        sign = "+" if points > 0 else ("−" if points < 0 else "±")
+        unit = " จุด" if self.lang == "th" else " pts"
+        return f"{sign}{self.n(abs(points))}{unit}"
+
+
+def bar_segments(unit: UnitSummary) -> list[dict[str, Any]]:
+    """The unit's buckets as whole-percent widths that add up to exactly 100 (largest remainder),
+    so that the table never overflows its width in Outlook. Empty buckets are left out."""
+    total = unit.total
+    if total == 0:
+        return []
+    counts = {b: getattr(unit, b) for b in BUCKETS}
+    exact = {b: counts[b] * 100 / total for b in BUCKETS}
+    widths = {b: int(exact[b]) for b in BUCKETS}
+    short = 100 - sum(widths.values())
+    for b in sorted(BUCKETS, key=lambda b: exact[b] - widths[b], reverse=True)[:short]:
+        widths[b] += 1
+    return [{"bucket": b, "count": counts[b], "width": widths[b], "colour": COLOURS[b]}
+            for b in BUCKETS if counts[b] and widths[b]]
+
+
+def _context(digest: Digest, lang: str) -> dict[str, Any]:
+    return {
+        "d": digest, "f": _Format(lang), "labels": LABELS[lang], "buckets": BUCKETS, "colours": COLOURS,
+        "bars": {u.code: bar_segments(u) for u in digest.units}, "line_items": LINE_ITEMS,
+        "t": TEXTS[lang], "lang": lang,
+    }
+
+
+def subject(digest: Digest, lang: str) -> str:
+    f = _Format(lang)
+    if lang == "th":
+        return (f"สรุปสถานะมาตรการ ITA {digest.org_name} ประจำเดือน{f.month(digest.year, digest.month)}"
+                f" (เกินกำหนด {f.n(len(digest.overdue))} รายการ)")
+    return (f"ITA measures digest, {digest.org_name}, {f.month(digest.year, digest.month)}"
+            f" ({len(digest.overdue)} overdue)")
+
+
+def _fit_line(text: str) -> str:
+    # LINE counts UTF-16 code units; Thai is all in the BMP, but be exact anyway.
+    if len(text.encode("utf-16-le")) // 2 <= LINE_LIMIT:
+        return text
+    out = text
+    while len(out.encode("utf-16-le")) // 2 > LINE_LIMIT - 1:
+        out = out[: len(out) - 100]
+    return out + "…"
+
+
+def render_digest(digest: Digest, lang: str = "th") -> RenderedDigest:
+    lang = "en" if lang == "en" else "th"
+    context = _context(digest, lang)
+    return RenderedDigest(
+        subject=subject(digest, lang),
+        text=_ENV.get_template("digest.txt.j2").render(context),
+        html=_ENV.get_template("digest.html.j2").render(context),
+        line_text=_fit_line(_ENV.get_template("digest_line.txt.j2").render(context).strip()),
+    )

@@ -1,0 +1,26 @@
+"""The rendered message every channel sends: texts for mail, chat and the web, under one natural key.
+
+It lives with the messages (which produce it) rather than the notifiers (which consume it), so that
+rendering never imports a channel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """One notification, already rendered. `key` is its natural key, stable across attempts."""
+
+    key: str
+    subject: str
+    text: str
+    html: str | None = None
+    line_text: str | None = None
+    lang: str = "th"
+
+    @property
+    def short_text(self) -> str:
+        """The text for chat channels: `line_text` when given, else the full text."""
+        return self.line_text if self.line_text is not None else self.text

@@ -1,0 +1,123 @@
+"""Render reminders (and delivery alerts) into subject, plain text, HTML and a short LINE text.
+
+Each stage kind (before, due, overdue, escalation) has a template per language under `templates/<lang>/`
+defining `subject` and `headline`; the three layouts (`message.txt.j2`, `message.html.j2`,
+`message.line.j2`) put them around the facts. Only `.html.j2` templates autoescape: the other formats
+are plain text, where escaping would show "&amp;" to the reader.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import escape
+
+from tracker.domain.thaidate import format_date, to_thai_digits
+from tracker.messages.outgoing import OutgoingMessage
+
+LANGS = ("th", "en")
+STAGE_KINDS = ("before", "due", "overdue", "escalation")
+
+
+@dataclass(frozen=True)
+class ReminderContent:
+    """The facts a reminder states. `day` is the day it is sent (days left are counted from it)."""
+
+    org_code: str
+    org_name: str
+    measure_title: str
+    obligation_code: str
+    obligation_title: str
+    unit_name: str
+    done_when: str
+    period: str
+    due: date
+    day: date
+    stage: str
+    recipient: str = ""
+
+    @property
+    def kind(self) -> str:
+        return self.stage.split("-", 1)[0]
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    subject: str
+    text: str
+    html: str
+    line_text: str
+
+    def outgoing(self, key: str, lang: str) -> OutgoingMessage:
+        return OutgoingMessage(key, self.subject, self.text, self.html, self.line_text, lang)
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    return Environment(
+        loader=PackageLoader("tracker.messages", "templates"),
+        autoescape=lambda name: name is not None and name.endswith(".html.j2"),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+    )
+
+
+def log_command(content: ReminderContent, lang: str) -> str:
+    """The exact command that records the work (and so stops the reminders)."""
+    when, link = ("<YYYY-MM-DD>", "<https://…>") if lang == "en" else ("<วันที่ดำเนินการ>", "<ลิงก์หลักฐาน>")
+    command = f"tracker log --org {content.org_code} --obligation {content.obligation_code} --date {when}"
+    if "-" in content.period:  # a recurring obligation: name the round, a date alone may mislead
+        command += f" --period {content.period}"
+    return f"{command} --evidence {link}"
+
+
+def _context(content: ReminderContent, lang: str) -> dict[str, Any]:
+    days_left = (content.due - content.day).days
+    return {
+        **{name: getattr(content, name) for name in content.__dataclass_fields__},
+        "lang": lang,
+        "days_left": days_left,
+        "days": abs(days_left),
+        "days_th": to_thai_digits(str(abs(days_left))),
+        "due_text": format_date(content.due, lang, style="weekday"),
+        "log_command": log_command(content, lang),
+    }
+
+
+def render_reminder(content: ReminderContent, lang: str = "th") -> RenderedMessage:
+    """The reminder in `lang` ("th" or "en"; anything else falls back to Thai)."""
+    lang = lang if lang in LANGS else "th"
+    if content.kind not in STAGE_KINDS:
+        raise ValueError(f"stage {content.stage!r} is not a reminder stage ({', '.join(STAGE_KINDS)})")
+    env = environment()
+    m = _context(content, lang)
+    stage_template = f"{lang}/{content.kind}.j2"
+    stage = env.get_template(stage_template).module
+    subject = str(stage.subject(m)).strip()  # type: ignore[attr-defined]
+
+    def layout(fmt: str) -> str:
+        return env.get_template(f"{lang}/message.{fmt}.j2").render(m=m, stage_template=stage_template).strip()
+
+    return RenderedMessage(subject, layout("txt") + "\n", layout("html") + "\n", layout("line"))
+
+
+def render_alert(org_name: str, destination: str, recipient: str, reason: str, lang: str = "th") -> RenderedMessage:
+    """The message to an organisation's admins when a destination failed permanently.
+    `destination` must already be masked; `reason` never holds a secret (notifiers guarantee it)."""
+    if lang == "en":
+        subject = f"[Delivery failed] {recipient}: {destination}"
+        text = (f"Reminders of {org_name} can no longer reach {recipient} at {destination}.\n"
+                f"Reason: {reason}\n\nFix the destination in the configuration (then `tracker sync`), "
+                "and retry the message with `tracker outbox retry ID`.\n")
+    else:
+        subject = f"[ส่งแจ้งเตือนไม่สำเร็จ] {recipient}: {destination}"
+        text = (f"ระบบไม่สามารถส่งแจ้งเตือนของ{org_name} ถึง {recipient} ทาง {destination} ได้\n"
+                f"สาเหตุ: {reason}\n\nโปรดแก้ไขช่องทางในไฟล์ตั้งค่า (แล้วสั่ง `tracker sync`) "
+                "และส่งข้อความซ้ำด้วย `tracker outbox retry ID`\n")
+    html = f"<p><strong>{escape(subject)}</strong></p><pre>{escape(text)}</pre>\n"
+    return RenderedMessage(subject, text, html, text.strip())
