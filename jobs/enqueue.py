@@ -50,6 +50,11 @@ def natural_key(*parts: str) -> str:
     return f"{key[: KEY_LIMIT - len(digest) - 1]}#{digest}"
 
 
+def insert_new(session: Session) -> Insert:
+    """`INSERT INTO outbox … ON CONFLICT (key) DO NOTHING` for this session's database."""
+    return _insert(session)
+
+
 def _insert(session: Session) -> Insert:
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":

@@ -27,6 +27,7 @@ from sqlalchemy import Connection, Select, Text, and_, cast, func, or_, select, 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from jobs import handover
 from jobs.plan_context import OrgContext, Recipient, calendar_from_text, load_contexts, policy_from_text
 from jobs.plan_sql import SetPlanner
 from tracker.domain.model import ReminderPolicy
@@ -46,6 +47,7 @@ class PlanResult:
     skipped: int = 0
     cancelled: int = 0
     selected: int = 0  # open occurrences the query returned
+    handed_over: int = 0  # pending reminders re-addressed to a colleague covering a leave
 
 
 def dialect_insert(session: Session) -> Any:
@@ -295,4 +297,6 @@ def run_once(session: Session, now: datetime, org: str | None = None, grace_days
         result.skipped += skipped
         planner.drop()
     set_mark(session, scope, today, now)
+    # Recipients on leave: their reminders follow the hand-over (after planning, so new rows move too).
+    result.handed_over = handover.run_once(session, now)
     return result

@@ -20,10 +20,10 @@ from tracker.cli.common import (
     render_table,
     today_bangkok,
 )
-from tracker.domain.errors import Problem
 from tracker.domain.model import Action, Organisation
 from tracker.domain.status import OccurrenceStatus, status_label, statuses
 from tracker.domain.thaidate import fiscal_year, format_date, to_thai_digits
+from tracker.store.actions import InvalidAction, log_action
 from tracker.store.db import migrate, safe_url, session_scope
 from tracker.store.repo import (
     ensure_occurrences,
@@ -31,7 +31,6 @@ from tracker.store.repo import (
     load_organisation,
     org_codes,
     org_row,
-    record_action,
     refresh_done,
 )
 
@@ -206,37 +205,16 @@ def board(org: Organisation, items: list[OccurrenceStatus], today: date, fy: int
 
 def cmd_log(args: argparse.Namespace, ctx: Context) -> int:
     migrate(ctx.engine())
-    action = Action(args.obligation, args.date, args.evidence, args.note, args.by, now_utc(), args.period, args.unit)
-    with session_scope(ctx.engine()) as session:
-        org = load_organisation(session, args.org)
-        problems = _check_action(org, action)
-        if problems:
-            for p in problems:
-                ctx.print(str(p))
-            return EXIT_INVALID
-        record_action(session, args.org, action, source="cli")
+    action = Action(args.obligation, args.date, args.evidence, args.note, args.by, None, args.period, args.unit)
+    try:
+        with session_scope(ctx.engine()) as session:
+            log_action(session, args.org, action, channel="cli", now=now_utc())
+    except InvalidAction as exc:
+        for p in exc.problems:
+            ctx.print(str(p))
+        return EXIT_INVALID
     ctx.print(f"recorded: {args.obligation} done on {args.date.isoformat()} ({format_date(args.date, 'th')})")
     return EXIT_OK
-
-
-def _check_action(org: Organisation, action: Action) -> list[Problem]:
-    problems = []
-    try:
-        ob = org.obligation(action.obligation)
-    except KeyError:
-        codes = ", ".join(o.code for o in org.obligations())
-        return [Problem("--obligation", f"no obligation '{action.obligation}' in {org.code}: use one of {codes}")]
-    if action.unit is not None and action.unit not in {u.code for u in org.units}:
-        problems.append(Problem("--unit", f"no unit '{action.unit}' in {org.code}"))
-    if action.evidence and not action.evidence.startswith(("http://", "https://")):
-        problems.append(Problem("--evidence", "the evidence must be a web link starting with https://"))
-    if action.period is not None:
-        periods = {o.period for fy in (org.fiscal_year, fiscal_year(action.done_on))
-                   for o in ob.occurrences(fy, org.calendar)}
-        if action.period not in periods:
-            problems.append(Problem("--period", f"no period '{action.period}' for {ob.code}: use one of "
-                                    + ", ".join(sorted(periods))))
-    return problems
 
 
 def cmd_actions(args: argparse.Namespace, ctx: Context) -> int:

@@ -181,8 +181,15 @@ class ActionRow(Base):
     recorded_at: Mapped[datetime]
     period: Mapped[str | None] = mapped_column(String(32))
     unit_code: Mapped[str | None] = mapped_column(String(64))
-    source: Mapped[str] = mapped_column(String(16), default="cli")  # config | cli | import | web
+    source: Mapped[str] = mapped_column(String(16), default="cli")  # config | cli | import | web | line | api
     source_key: Mapped[str | None] = mapped_column(String(128))
+    # A mistaken action is withdrawn, never deleted: the history keeps it with who, when, why and how.
+    withdrawn_at: Mapped[datetime | None]
+    withdrawn_by: Mapped[str] = mapped_column(String(255), default="")
+    withdrawn_channel: Mapped[str] = mapped_column(String(16), default="")
+    withdrawn_reason: Mapped[str] = mapped_column(Text, default="")
+    # A correction is a new action that names the one it replaces (which is withdrawn at the same time).
+    corrects_id: Mapped[int | None] = mapped_column(ForeignKey("actions.id", ondelete="RESTRICT"))
 
 
 # ---------------------------------------------------------------- outbox (reminders, digests, alerts)

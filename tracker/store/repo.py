@@ -18,6 +18,7 @@ from tracker.domain.errors import NotFoundError
 from tracker.domain.model import Action, Contact, Measure, Obligation, Organisation, ReminderPolicy, Unit
 from tracker.domain.rules import Occurrence, rule_from_dict
 from tracker.domain.status import attribute_actions
+from tracker.store import audit
 from tracker.store.models import (
     ActionRow,
     ContactRow,
@@ -252,7 +253,7 @@ def ensure_occurrences(session: Session, org_id: int, org: Organisation, fy: int
 def refresh_done(session: Session, org_id: int, obligation_ids: Iterable[int] | None = None) -> None:
     """Recompute each occurrence's `done_on` (first attributed action) from the actions."""
     occ_query = select(OccurrenceRow).where(OccurrenceRow.org_id == org_id, OccurrenceRow.active.is_(True))
-    act_query = select(ActionRow).where(ActionRow.org_id == org_id)
+    act_query = select(ActionRow).where(ActionRow.org_id == org_id, ActionRow.withdrawn_at.is_(None))
     if obligation_ids is not None:
         ids = list(obligation_ids)
         occ_query = occ_query.where(OccurrenceRow.obligation_id.in_(ids))
@@ -312,23 +313,43 @@ def load_organisation(session: Session, code: str) -> Organisation:
 
 
 @dataclass(frozen=True)
+class Withdrawal:
+    """Who withdrew an action, when, through which channel, and why."""
+
+    at: datetime
+    by: str
+    channel: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class StoredAction:
     id: int
     action: Action
     source: str
+    withdrawn: Withdrawal | None = None
+    corrects_id: int | None = None
 
 
-def list_actions(session: Session, code: str, obligation: str | None = None) -> list[StoredAction]:
+def stored_action(row: ActionRow, obligation_code: str) -> StoredAction:
+    withdrawn = (Withdrawal(row.withdrawn_at, row.withdrawn_by, row.withdrawn_channel, row.withdrawn_reason)
+                 if row.withdrawn_at is not None else None)
+    return StoredAction(row.id, Action(obligation_code, row.done_on, row.evidence, row.note, row.recorded_by,
+                                       row.recorded_at, row.period, row.unit_code), row.source, withdrawn,
+                        row.corrects_id)
+
+
+def list_actions(session: Session, code: str, obligation: str | None = None,
+                 include_withdrawn: bool = False) -> list[StoredAction]:
+    """The organisation's actions; withdrawn ones only when asked (the history shows them, status never)."""
     row = org_row(session, code)
     query = (select(ActionRow, ObligationRow.code).join(ObligationRow, ActionRow.obligation_id == ObligationRow.id)
              .where(ActionRow.org_id == row.id).order_by(ActionRow.done_on, ActionRow.id))
+    if not include_withdrawn:
+        query = query.where(ActionRow.withdrawn_at.is_(None))
     if obligation is not None:
         query = query.where(ObligationRow.code == obligation)
-    return [
-        StoredAction(a.id, Action(ob_code, a.done_on, a.evidence, a.note, a.recorded_by, a.recorded_at, a.period,
-                                  a.unit_code), a.source)
-        for a, ob_code in session.execute(query)
-    ]
+    return [stored_action(a, ob_code) for a, ob_code in session.execute(query)]
 
 
 def record_action(session: Session, code: str, action: Action, source: str = "cli",
@@ -337,6 +358,13 @@ def record_action(session: Session, code: str, action: Action, source: str = "cl
 
     Marks the occurrence it serves as done, which stops its pending reminders.
     """
+    return add_action(session, code, action, source, source_key, now) is not None
+
+
+def add_action(session: Session, code: str, action: Action, source: str = "cli", source_key: str | None = None,
+               now: datetime | None = None, corrects_id: int | None = None) -> int | None:
+    """`record_action`, returning the new action's id (None when `source_key` was already recorded).
+    Every action a person logs (any channel but the configuration file and simulations) is audited."""
     row = org_row(session, code)
     ob = session.scalar(select(ObligationRow).where(ObligationRow.org_id == row.id,
                                                     ObligationRow.code == action.obligation))
@@ -345,14 +373,21 @@ def record_action(session: Session, code: str, action: Action, source: str = "cl
                             " see `tracker status` for the codes")
     if source_key is not None and session.scalar(select(ActionRow.id).where(
             ActionRow.org_id == row.id, ActionRow.source_key == source_key)) is not None:
-        return False
+        return None
     recorded_at = action.recorded_at or now or datetime.now(UTC)
-    session.add(ActionRow(org_id=row.id, obligation_id=ob.id, done_on=action.done_on, evidence=action.evidence,
-                          note=action.note, recorded_by=action.recorded_by, recorded_at=recorded_at,
-                          period=action.period, unit_code=action.unit, source=source, source_key=source_key))
+    added = ActionRow(org_id=row.id, obligation_id=ob.id, done_on=action.done_on, evidence=action.evidence,
+                      note=action.note, recorded_by=action.recorded_by, recorded_at=recorded_at,
+                      period=action.period, unit_code=action.unit, source=source, source_key=source_key,
+                      corrects_id=corrects_id)
+    session.add(added)
     session.flush()
+    if source in audit.CHANNELS:
+        audit.record(session, row.id, recorded_at, actor=action.recorded_by, channel=source, entity="action",
+                     entity_id=added.id, change="corrected" if corrects_id else "created",
+                     detail={"obligation": action.obligation, "done_on": action.done_on.isoformat(),
+                             "evidence": action.evidence, "period": action.period, "corrects": corrects_id})
     refresh_done(session, row.id, [ob.id])
-    return True
+    return added.id
 
 
 def stored_occurrences(session: Session, code: str, fy: int) -> list[Occurrence]:
