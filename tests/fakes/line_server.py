@@ -19,10 +19,11 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs
 
+from tests.fakes.http_server import LoopbackHTTPServer
 from tests.fakes.line_schema import errors_for, validator
 
 RETRY_KEY_TTL = 24 * 3600.0
@@ -77,7 +78,7 @@ class FakeLineServer:
         self.accepted_keys: dict[str, tuple[float, str]] = {}
         self._failures: list[PlannedFailure] = []
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: LoopbackHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     # -- control ---------------------------------------------------------------------------------
@@ -85,7 +86,7 @@ class FakeLineServer:
         # Compile the OpenAPI schema now (cached): compiled lazily, concurrent first requests each parse
         # the YAML for seconds and time out, which real LINE never does.
         validator("PushMessageRequest")
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server = LoopbackHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()

@@ -7,9 +7,11 @@ import ssl
 import subprocess
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
+
+from tests.fakes.http_server import LoopbackHTTPServer
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ class FakeWebhookServer:
         self.received: list[Received] = []
         self._failures: list[tuple[int, dict[str, str]]] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server = LoopbackHTTPServer(("127.0.0.1", 0), _handler_for(self))
         if tls is not None:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(*tls)
