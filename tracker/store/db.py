@@ -11,10 +11,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# pg_advisory_xact_lock key serialising migrations: any fixed 64-bit number no other code uses ("ITAMIGR1").
+MIGRATION_LOCK_KEY = 0x4954414D49475231
 
 
 def open_engine(url: str) -> Engine:
@@ -61,13 +63,39 @@ def _alembic_config(engine: Engine | None = None) -> Config:
 
 
 def migrate(engine: Engine) -> tuple[str | None, str]:
-    """Create or upgrade the schema to the newest revision. Returns (revision before, revision after)."""
-    before = current_revision(engine)
+    """Create or upgrade the schema to the newest revision. Returns (revision before, revision after).
+
+    Processes starting together on an empty database (the release step and the scheduler, two
+    schedulers) take turns: the migration runs under a lock held to its commit, and whoever waited
+    finds the schema already at the head. PostgreSQL: a transaction-scoped advisory lock. SQLite: an
+    exclusive transaction around the whole migration (the driver would otherwise commit each DDL
+    statement on its own, leaving a half-made schema for the other process to trip on)."""
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as connection:
+            # AUTOCOMMIT hands transaction control to us: the driver issues no BEGIN of its own.
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+            connection.exec_driver_sql("BEGIN EXCLUSIVE")
+            try:
+                before = _upgrade(engine, connection)
+            except BaseException:
+                connection.exec_driver_sql("ROLLBACK")
+                raise
+            connection.exec_driver_sql("COMMIT")
+        return before, head_revision()
     with engine.begin() as connection:
-        cfg = _alembic_config(engine)
-        cfg.attributes["connection"] = connection
-        command.upgrade(cfg, "head")
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        before = _upgrade(engine, connection)
     return before, head_revision()
+
+
+def _upgrade(engine: Engine, connection: Connection) -> str | None:
+    """Upgrade to head on `connection`, inside the caller's transaction; the revision found before."""
+    before = MigrationContext.configure(connection).get_current_revision()
+    cfg = _alembic_config(engine)
+    cfg.attributes["connection"] = connection
+    command.upgrade(cfg, "head")
+    return before
 
 
 def current_revision(engine: Engine) -> str | None:
