@@ -9,18 +9,19 @@ period; later than that, a "monthly" digest would arrive when the next one is ne
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jobs.enqueue import NewMessage, destination_hash, enqueue, natural_key
-from tracker.domain.digest import Digest, build_digest, digest_day
+from tracker.domain.digest import BrokenEvidence, Digest, build_digest, digest_day
 from tracker.domain.model import Organisation
 from tracker.domain.thaidate import BANGKOK, fiscal_year
 from tracker.domain.workdays import WorkCalendar
 from tracker.messages.digest import RenderedDigest, render_digest
+from tracker.store.evidence import broken_links
 from tracker.store.models import OrganisationRow, OutboxRow
 from tracker.store.repo import (
     ensure_occurrences,
@@ -84,7 +85,9 @@ def compose(session: Session, code: str, year: int, month: int, today: date, now
     # The previous fiscal year too: what is still overdue from it belongs in the digest.
     occurrences = stored_occurrences(session, code, fy - 1) + stored_occurrences(session, code, fy)
     actions = [s.action for s in list_actions(session, code)]
-    digest = build_digest(org, occurrences, actions, year, month, today)
+    digest = replace(build_digest(org, occurrences, actions, year, month, today), broken_evidence=tuple(
+        BrokenEvidence(b.obligation, b.title, b.unit_name, b.url, b.since.astimezone(BANGKOK).date(), b.error)
+        for b in broken_links(session, org_id)))
     rendered = render_digest(digest, org.language)
     messages = tuple(
         NewMessage(key=digest_key(org.code, year, month, name, dest), kind="digest", org_id=org_id,

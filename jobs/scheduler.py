@@ -27,9 +27,11 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
 from config.settings import Settings
-from jobs import config_watch, digest, dispatch, plan
+from jobs import config_watch, digest, dispatch, evidence, plan
 from jobs.config_watch import ConfigCheck, ConfigWatcher
 from jobs.digest import DigestResult
+from jobs.evidence import EvidenceResult
+from jobs.evidence_fetch import EvidenceFetcher
 from notifiers.masking import mask_secrets
 from notifiers.registry import Notifiers
 from tracker.domain.thaidate import BANGKOK, TIMEZONE
@@ -49,6 +51,7 @@ class ServiceOptions:
     every_seconds: float = 60  # plan + dispatch
     digest_every_seconds: float = 900  # the digest job itself decides whether today is a digest day
     config_every_seconds: float = 30
+    evidence_every_seconds: float = 900  # fetch new evidence links (and all of them after a round closes)
     digest_hour: time = time(9, 0)
     grace_days: int = 3
     # A sweep that could not start on time (machine asleep, long previous run) still runs if it is
@@ -110,6 +113,18 @@ class Service:
                                      grace_days=self.options.grace_days)
         log.info("digests at %s: queued %d, already queued %d%s", _local(now), result.created,
                  result.already_queued, f" ({', '.join(result.orgs)})" if result.orgs else "")
+        return result
+
+    def evidence(self) -> EvidenceResult:
+        now = self.clock()
+        result = EvidenceResult()
+        fetcher = EvidenceFetcher(timeout_seconds=self.settings.http_timeout_seconds)
+        with self._guard("evidence"):
+            result = evidence.run_once(self.engine, now, fetcher)
+        fetcher.close()
+        if result.checked:
+            log.info("evidence at %s: checked %d, broken %d (%d newly, %d alert(s) queued)", _local(now),
+                     result.checked, result.broken, result.newly_broken, result.alerts)
         return result
 
     def config(self, force: bool = False) -> ConfigCheck:
@@ -196,18 +211,19 @@ def _local(now: datetime) -> str:
 
 
 def build_scheduler(service: Service) -> BlockingScheduler:
-    """The three fixed sweeps; each starts at once, then runs at its interval."""
+    """The four fixed sweeps; each starts at once, then runs at its interval."""
     opts = service.options
     scheduler = BlockingScheduler(
         timezone=TIMEZONE,
         jobstores={"default": MemoryJobStore()},  # explicit: the database is the schedule, not a job store
-        executors={"default": ThreadPoolExecutor(max_workers=3)},
+        executors={"default": ThreadPoolExecutor(max_workers=4)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": opts.misfire_grace_seconds},
     )
     first = datetime.now(BANGKOK)
     for func, seconds, name in ((service.config, opts.config_every_seconds, "config"),
                                 (service.reminders, opts.every_seconds, "reminders"),
-                                (service.digests, opts.digest_every_seconds, "digests")):
+                                (service.digests, opts.digest_every_seconds, "digests"),
+                                (service.evidence, opts.evidence_every_seconds, "evidence")):
         scheduler.add_job(func, IntervalTrigger(seconds=seconds, timezone=TIMEZONE), id=name, name=name,
                           next_run_time=first)
     return scheduler

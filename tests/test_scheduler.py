@@ -155,10 +155,10 @@ def test_each_sweep_logs_one_line_and_no_secret(tmp_path: Path, caplog: pytest.L
     assert SECRET not in caplog.text
 
 
-def test_the_scheduler_runs_three_fixed_sweeps_in_bangkok_without_a_job_store(harness: Harness) -> None:
+def test_the_scheduler_runs_four_fixed_sweeps_in_bangkok_without_a_job_store(harness: Harness) -> None:
     scheduler = build_scheduler(harness.service)
     jobs = {job.id: job for job in scheduler.get_jobs()}
-    assert set(jobs) == {"config", "reminders", "digests"}
+    assert set(jobs) == {"config", "reminders", "digests", "evidence"}
     assert str(scheduler.timezone) == "Asia/Bangkok"
     assert type(scheduler._jobstores["default"]).__name__ == "MemoryJobStore"
     # Applied to each job when the scheduler starts: missed runs fold into one, never two at once.
@@ -166,3 +166,4 @@ def test_the_scheduler_runs_three_fixed_sweeps_in_bangkok_without_a_job_store(ha
     assert jobs["reminders"].trigger.interval.total_seconds() == 60
     assert jobs["digests"].trigger.interval.total_seconds() == 900
     assert jobs["config"].trigger.interval.total_seconds() == 30
+    assert jobs["evidence"].trigger.interval.total_seconds() == 900

@@ -21,8 +21,9 @@ from tracker.cli.common import (
     today_bangkok,
 )
 from tracker.domain.model import Action, Organisation
-from tracker.domain.status import OccurrenceStatus, status_label, statuses
+from tracker.domain.status import OccurrenceStatus, status_label
 from tracker.domain.thaidate import fiscal_year, format_date, to_thai_digits
+from tracker.store import status_query
 from tracker.store.actions import InvalidAction, log_action
 from tracker.store.db import migrate, safe_url, session_scope
 from tracker.store.repo import (
@@ -33,6 +34,7 @@ from tracker.store.repo import (
     org_row,
     refresh_done,
 )
+from tracker.store.status_query import status_rows
 
 
 def register(sub: Any) -> None:
@@ -118,35 +120,14 @@ def cmd_sync(args: argparse.Namespace, ctx: Context) -> int:
 
 # ---------------------------------------------------------------- status
 
-def status_rows(org: Organisation, items: list[OccurrenceStatus]) -> list[dict[str, Any]]:
-    """The JSON form of a status list: the issue's keys, then the period label."""
-    rows = []
-    for item in items:
-        ob = org.obligation(item.occurrence.obligation)
-        rows.append({
-            "org": org.code, "measure": ob.measure, "obligation": ob.code, "unit": ob.unit,
-            "window_start": item.occurrence.window_start.isoformat(), "due": item.occurrence.due.isoformat(),
-            "status": item.status.value, "done_on": item.done_on.isoformat() if item.done_on else None,
-            "days_late": item.days_late, "days_overdue": item.days_overdue, "period": item.occurrence.period,
-        })
-    return rows
-
-
 def org_statuses(ctx: Context, code: str, today: date, fy: int) -> tuple[Organisation, list[OccurrenceStatus]]:
+    """`status_query.org_statuses`, after materialising the year's occurrences (the planner needs them)."""
     with session_scope(ctx.engine()) as session:
         org = load_organisation(session, code)
         row = org_row(session, code)
         if ensure_occurrences(session, row.id, org, fy):
             refresh_done(session, row.id)
-        actions = [s.action for s in list_actions(session, code)]
-    # Late work for an earlier fiscal year must find its deadline there, so attribute over every year
-    # tracked, then show the one asked for.
-    years = range(min(fy, org.fiscal_year), max(fy, org.fiscal_year) + 1)
-    by_year = {year: org.occurrences(year) for year in years}
-    occurrences = [occ for year_occurrences in by_year.values() for occ in year_occurrences]
-    soon = {ob.code: ob.policy.due_soon_days for ob in org.obligations()}
-    shown = set(by_year[fy])
-    return org, [item for item in statuses(occurrences, actions, today, soon) if item.occurrence in shown]
+        return status_query.org_statuses(session, code, today, fy)
 
 
 def cmd_status(args: argparse.Namespace, ctx: Context) -> int:

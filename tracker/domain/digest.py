@@ -65,6 +65,18 @@ class DigestItem:
 
 
 @dataclass(frozen=True)
+class BrokenEvidence:
+    """An evidence link that did not open at its last check: an assessor would fail the item."""
+
+    obligation: str
+    title: str
+    unit_name: str
+    url: str
+    since: date
+    error: str
+
+
+@dataclass(frozen=True)
 class Digest:
     org: str
     org_name: str
@@ -80,6 +92,7 @@ class Digest:
     overdue: tuple[DigestItem, ...]  # worst first
     completed_last_month: tuple[DigestItem, ...]
     due_next: tuple[DigestItem, ...]  # due within NEXT_DAYS, soonest first
+    broken_evidence: tuple[BrokenEvidence, ...] = ()
 
     @property
     def month_key(self) -> str:

@@ -46,6 +46,7 @@ TEXTS = {
         "completed": "ดำเนินการแล้วเสร็จในเดือนที่ผ่านมา", "done_on": "ดำเนินการเมื่อ", "evidence": "หลักฐาน",
         "next": "ครบกำหนดภายใน ๓๐ วันข้างหน้า", "days_left": "เหลือ",
         "more": "และอีก", "more_items": "รายการ",
+        "broken": "ลิงก์หลักฐานที่เปิดไม่ได้ (ผู้ประเมินจะไม่ให้คะแนนรายการที่ลิงก์เสีย)", "broken_since": "เปิดไม่ได้ตั้งแต่",
         "footer": "ข้อความนี้ส่งโดยระบบติดตามมาตรการ ITA โดยอัตโนมัติ ในวันทำการแรกของทุกเดือน",
     },
     "en": {
@@ -59,6 +60,8 @@ TEXTS = {
         "completed": "Completed last month", "done_on": "done on", "evidence": "evidence",
         "next": "Due in the next 30 days", "days_left": "left",
         "more": "and", "more_items": "more",
+        "broken": "Evidence links that no longer open (an assessor fails an item whose link is dead)",
+        "broken_since": "broken since",
         "footer": "Sent automatically by the ITA tracker on the first working day of every month.",
     },
 }
