@@ -12,18 +12,17 @@ A file that is not a report, or an existing file without `--force`, writes nothi
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 from typing import Any
 
-from config.loader import OrgConfig, load_config
+from config.loader import load_config
+from jobs.config_apply import apply_import
 from tracker.cli.common import EXIT_INVALID, EXIT_OK, Context, now_utc
 from tracker.domain.model import Organisation
 from tracker.reports.parse import ParsedReport, ReportFormatError, parse_report
 from tracker.reports.reader import read_report
 from tracker.reports.to_config import ImportPlan, obligation_code, plan_import
-from tracker.store.db import migrate, session_scope
-from tracker.store.repo import record_action, sync_organisation
+from tracker.store.db import migrate
 
 
 def register(sub: Any) -> None:
@@ -80,29 +79,9 @@ def default_target(ctx: Context, org: str) -> Path:
 
 
 def write_import(ctx: Context, plan: ImportPlan, target: Path) -> int:
-    """Validate the TOML, sync it and record the actions in one transaction, then put the file in
-    place. Returns how many actions were new. Any failure leaves neither file nor rows behind."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.with_name(f".{target.name}.importing")
-    staging.write_text(plan.toml, encoding="utf-8")
-    try:
-        loaded = load_config([staging])
-        if not loaded.ok:
-            raise ReportFormatError("the configuration made from the report does not load: "
-                                    + "; ".join(str(p) for p in loaded.errors))
-        cfg = loaded.orgs[0]
-        now = now_utc()
-        migrate(ctx.engine())
-        added = 0
-        with session_scope(ctx.engine()) as session:
-            sync_organisation(session, OrgConfig(cfg.organisation, cfg.actions, target), now)
-            for key, action in plan.actions:
-                added += record_action(session, plan.organisation_code, action, source="import", source_key=key,
-                                       now=now)
-            os.replace(staging, target)
-        return added
-    finally:
-        staging.unlink(missing_ok=True)
+    """`config_apply.apply_import` on the CLI's database: returns how many actions were new."""
+    migrate(ctx.engine())
+    return apply_import(ctx.engine(), plan, target, now_utc(), channel="import")
 
 
 def report_json(org: str, report: ParsedReport, plan: ImportPlan) -> dict[str, Any]:

@@ -26,16 +26,17 @@ from tracker.cli.common import (
     now_utc,
     render_table,
 )
+from tracker.domain.errors import TrackerError
 from tracker.domain.model import Organisation
 from tracker.domain.reminders import PlannedReminder, TrackedOccurrence, due_reminders
 from tracker.domain.rules import Occurrence
 from tracker.domain.thaidate import BANGKOK, fiscal_year
 from tracker.messages.render import ReminderContent, render_reminder
 from tracker.store.db import migrate, session_scope
-from tracker.store.models import DestinationHealthRow, ObligationRow, OccurrenceRow, OrganisationRow, OutboxRow
+from tracker.store.models import ObligationRow, OccurrenceRow, OrganisationRow, OutboxRow
+from tracker.store.outbox_admin import retry_message
 from tracker.store.repo import ensure_occurrences, load_organisation, org_codes, org_row, refresh_done
 
-RETRYABLE = ("failed", "dead", "skipped", "cancelled")
 CRASH_HOOK_ENV = "TRACKER_TEST_CRASH_AFTER_SEND"  # tests only: die between a send and its record
 
 
@@ -198,22 +199,12 @@ def retry(ctx: Context, outbox_id: int | None) -> int:
     if outbox_id is None:
         ctx.print("error: give the message id: tracker outbox retry ID (see `tracker outbox --status dead`)")
         return EXIT_INVALID
-    with session_scope(ctx.engine()) as session:
-        row = session.get(OutboxRow, outbox_id)
-        if row is None:
-            ctx.print(f"error: no outbox message {outbox_id}")
-            return EXIT_INVALID
-        if row.status not in RETRYABLE:
-            ctx.print(f"error: message {outbox_id} is {row.status}; only {', '.join(RETRYABLE)} messages can be"
-                      " retried (a sent message is never sent twice)")
-            return EXIT_INVALID
-        # Due again from its original send time: the next dispatch (whatever clock it runs on) takes it.
-        row.status, row.attempts, row.next_attempt_at = "pending", 0, row.send_after
-        row.lease_owner = row.lease_until = row.skip_reason = None
-        health = session.scalar(select(DestinationHealthRow).where(
-            DestinationHealthRow.org_id == row.org_id, DestinationHealthRow.url == row.destination))
-        if health is not None:
-            session.delete(health)
+    try:
+        with session_scope(ctx.engine()) as session:
+            retry_message(session, outbox_id)
+    except TrackerError as exc:
+        ctx.print(f"error: {exc}")
+        return EXIT_INVALID
     ctx.print(f"message {outbox_id} queued again; `tracker remind` (or the running service) will send it")
     return EXIT_OK
 
