@@ -9,12 +9,13 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from config.settings import Settings
-from tracker.cli import basic, digest, evidence, import_report, remind, report, run, simulate, trail
+from tracker.cli import basic, digest, evidence, import_report, remind, report, run, simulate, trail, web
 from tracker.cli.common import EXIT_FAILURE, EXIT_INVALID, Context
 from tracker.domain.errors import TrackerError
 
 # An explicit list, in the order `tracker --help` shows them.
-COMMAND_MODULES: tuple[ModuleType, ...] = (basic, import_report, report, remind, run, digest, simulate, trail, evidence)
+COMMAND_MODULES: tuple[ModuleType, ...] = (basic, import_report, report, remind, run, web, digest, simulate, trail,
+                                           evidence)
 
 
 def build_parser() -> argparse.ArgumentParser:
