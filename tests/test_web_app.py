@@ -86,7 +86,7 @@ def test_tracker_run_serves_the_web_app_and_prints_its_url(tmp_path: Path) -> No
         while url not in log.read_text():
             assert process.poll() is None and time.monotonic() < deadline, log.read_text()
             time.sleep(0.2)
-        with urllib.request.urlopen(url + "/", timeout=10) as response:  # noqa: S310 (loopback)
+        with urllib.request.urlopen(url + "/", timeout=10) as response:
             assert response.status == 200
             assert re.search("ติดตามมาตรการ ITA", response.read().decode())
     finally:

@@ -9,7 +9,6 @@ from datetime import datetime
 from pathlib import Path
 
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import Engine
 
 from config.loader import load_config
