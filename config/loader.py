@@ -14,16 +14,14 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
+from config.destinations import destination_error, destination_warning
 from config.locate import locate
 from tracker.domain.errors import DateParseError, Problem, RuleError
 from tracker.domain.model import ROLES, Action, Contact, Measure, Obligation, Organisation, ReminderPolicy, Unit
 from tracker.domain.rules import DueRule, rule_from_dict
-from tracker.domain.thaidate import fiscal_year_bounds, format_thai_date, parse_date
+from tracker.domain.thaidate import check_ce_year, fiscal_year_bounds, format_thai_date, parse_date, plausible
 
-DESTINATION_SCHEMES = ("line", "line-notify", "mailto", "https", "http", "outbox")
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
-_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
-_LINE_ID = re.compile(r"^[UCR][0-9a-f]{32}$")
 _OIT = re.compile(r"^O\d{1,3}$")
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
@@ -43,6 +41,9 @@ POLICY_INTS = {
 POLICY_BOOLS = {"on_due"}
 POLICY_TIMES = {"send_from", "send_until"}
 POLICY_FIELDS = POLICY_INT_LISTS | POLICY_INTS | POLICY_BOOLS | POLICY_TIMES
+# An organisation has tens of obligations; these bounds keep `check` and `sync` to seconds (README, Limits).
+MAX_FILE_BYTES = 1_000_000
+MAX_OBLIGATIONS = 2_000
 
 
 @dataclass
@@ -109,6 +110,11 @@ def load_config(paths: Iterable[Path]) -> LoadResult:
 
 def _load_file(file: Path, problems: list[Problem]) -> OrgConfig | None:
     try:
+        size = file.stat().st_size
+        if size > MAX_FILE_BYTES:
+            problems.append(Problem(str(file), f"the file is {size / 1e6:.1f} MB, above the {MAX_FILE_BYTES // 10**6}"
+                                    " MB an organisation's file may hold: split it, one file per organisation"))
+            return None
         raw = file.read_bytes()
     except OSError as exc:
         problems.append(Problem(str(file), f"cannot read the file: {exc.strerror}"))
@@ -120,6 +126,10 @@ def _load_file(file: Path, problems: list[Problem]) -> OrgConfig | None:
         return None
     try:
         data = tomllib.loads(text)
+    except RecursionError:
+        problems.append(Problem(str(file), "tables or lists are nested too deeply to be a configuration file:"
+                                " check the brackets"))
+        return None
     except tomllib.TOMLDecodeError as exc:
         line, column = _toml_position(exc)
         message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
@@ -203,7 +213,9 @@ class _Reader:
         code = self.code(head, "organisation", {}, "organisation")
         fiscal_year = head.get("fiscal_year")
         if not isinstance(fiscal_year, int) or isinstance(fiscal_year, bool):
-            self.error("organisation.fiscal_year", "'fiscal_year' is required: the B.E. fiscal year, e.g. 2566")
+            self.error("organisation.fiscal_year", "'fiscal_year' must be the B.E. fiscal year as a number in"
+                       " Arabic digits, without quotes, e.g. 2566" if fiscal_year is not None else
+                       "'fiscal_year' is required: the B.E. fiscal year, e.g. 2566")
             fiscal_year = 0
         elif 1900 <= fiscal_year <= 2200:
             self.error("organisation.fiscal_year",
@@ -221,6 +233,9 @@ class _Reader:
         executives = tuple(self.contacts(data, "", "executives", default_role="head"))
         measures = self.measures(data, unit_codes, policy)
         obligation_codes = {o.code for m in measures for o in m.obligations}
+        if len(obligation_codes) > MAX_OBLIGATIONS:
+            self.error("measures", f"{len(obligation_codes):,} obligations, above the {MAX_OBLIGATIONS:,} one"
+                       " organisation's file may hold: split it, one file per organisation")
         org = Organisation(
             code=code,
             name=self.text_field(head, "organisation", "name"),
@@ -273,27 +288,10 @@ class _Reader:
         return out
 
     def destination(self, url: str, path: str) -> None:
-        scheme, _, rest = url.partition(":")
-        if scheme not in DESTINATION_SCHEMES:
-            self.error(path, f"destination '{scheme}:…' has an unknown scheme: use one of "
-                       + ", ".join(f"{s}:" for s in DESTINATION_SCHEMES))
-        elif scheme == "line":
-            target = rest.removeprefix("//")
-            if not _LINE_ID.match(target):
-                self.error(path, "a LINE destination is line://<ID>, with a user, group or room ID of U, C or R"
-                           " and 32 hex digits, as LINE's webhook reports it")
-        elif scheme == "line-notify":
-            name = rest.removeprefix("//")
-            if not _ENV_NAME.match(name):
-                self.error(path, "line-notify://<NAME> must name the environment variable that holds the token"
-                           " (e.g. line-notify://MAKHA_NOTIFY_TOKEN), never the token itself")
-            else:
-                self.warn(path, "LINE Notify ended on 31 March 2025 (บริการ LINE Notify ยุติแล้ว): use line://<ID>"
-                          " with the Messaging API, unless this points at a gateway that still speaks it")
-        elif scheme == "mailto" and "@" not in rest:
-            self.error(path, f"'{url}' is not an email address: write mailto:name@example.go.th")
-        elif scheme in ("https", "http") and re.search(r"(token|secret|key|password)=", rest, re.I):
-            self.error(path, "a webhook URL must not carry a secret in its query: put it in an environment variable")
+        if error := destination_error(url):
+            self.error(path, error)
+        elif warning := destination_warning(url):
+            self.warn(path, warning)
 
     def policy(self, raw: Any, path: str, base: ReminderPolicy) -> ReminderPolicy:
         if not isinstance(raw, dict):
@@ -304,7 +302,8 @@ class _Reader:
         for key, value in raw.items():
             where = f"{path}.{key}"
             if key in POLICY_INT_LISTS:
-                if not isinstance(value, list) or not all(isinstance(v, int) and v > 0 for v in value):
+                if not isinstance(value, list) or not all(
+                        isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value):
                     self.error(where, f"'{key}' must be a list of whole numbers of days above 0, e.g. [30, 7, 1]")
                 else:
                     values[key] = tuple(sorted(set(value), reverse=True))
@@ -418,10 +417,10 @@ class _Reader:
     def date_field(self, raw: dict[str, Any], path: str, key: str) -> date | None:
         value = raw.get(key)
         where = f"{path}.{key}"
-        if isinstance(value, datetime):
-            return value.date()
-        if isinstance(value, date):
-            return value
+        if isinstance(value, date):  # a TOML date (or date-time) literal: C.E. by the format
+            day = value.date() if isinstance(value, datetime) else value
+            return _try(lambda: plausible(date(check_ce_year(day.year, day.month, day.day), day.month, day.day),
+                                          day.isoformat()), lambda msg: self.error(where, msg))
         if isinstance(value, str):
             return _try(lambda: parse_date(value), lambda msg: self.error(where, msg))
         self.error(where, f"'{key}' is required: a date such as 2023-04-05 or \"5/4/2566\"")

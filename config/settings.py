@@ -6,15 +6,17 @@ come from `NAME` or from a file named by `NAME_FILE` (for container secrets).
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tracker.domain.errors import SettingsError
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 SAMPLE_CONFIG_DIR = PACKAGE_DIR / "orgs"
 DEFAULT_DATA_DIR = Path("data")
-DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 
 
 class Secret:
@@ -49,8 +51,28 @@ def read_secret(env: Mapping[str, str], name: str) -> Secret | None:
         return Secret(env[name])
     path = env.get(f"{name}_FILE")
     if path:
-        return Secret(Path(path).read_text(encoding="utf-8").strip())
+        try:
+            return Secret(Path(path).read_text(encoding="utf-8").strip())
+        except (OSError, UnicodeDecodeError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
+            raise SettingsError(f"{name}_FILE names {path}, which cannot be read ({why}): point it at the file"
+                                f" that holds the secret, or unset {name}_FILE") from None
     return None
+
+
+def seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    """A positive number of seconds from `name`, or `default` when unset."""
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise SettingsError(f"{name}={text!r} is not a number of seconds: set it to a number above 0, e.g."
+                            f" {name}={default:g}, or unset it")
+    return value
 
 
 @dataclass(frozen=True)
@@ -68,7 +90,7 @@ class Settings:
     smtp_from: str = "ita-tracker@localhost"
     webhook_secret_env: str = "WEBHOOK_SIGNING_SECRET"
     http_timeout_seconds: float = 10.0
-    base_url: str = DEFAULT_BASE_URL  # where links in messages point (the web app)
+    db_lock_timeout_seconds: float = 30.0
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -86,10 +108,17 @@ class Settings:
             line_notify_api_base=env.get("LINE_NOTIFY_API_BASE", "https://notify-api.line.me").rstrip("/"),
             smtp_url=env.get("SMTP_URL") or None,
             smtp_from=env.get("SMTP_FROM", "ita-tracker@localhost"),
-            http_timeout_seconds=float(env.get("TRACKER_HTTP_TIMEOUT", "10")),
-            base_url=(env.get("TRACKER_BASE_URL") or DEFAULT_BASE_URL).rstrip("/"),
+            http_timeout_seconds=seconds(env, "TRACKER_HTTP_TIMEOUT", 10.0),
+            db_lock_timeout_seconds=seconds(env, "TRACKER_DB_LOCK_TIMEOUT", 30.0),
             env=env,
-        )
+        )._checked()
+
+    def _checked(self) -> Settings:
+        """Fail at start, with the variable's name, on a `*_FILE` of a known secret that cannot be read,
+        rather than at the first send."""
+        for name in (self.line_token_env, "SMTP_PASSWORD", self.webhook_secret_env):
+            read_secret(self.env, name)
+        return self
 
     def secret(self, name: str) -> Secret | None:
         """A secret named by an environment variable (or its `_FILE` twin)."""

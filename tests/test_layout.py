@@ -20,8 +20,7 @@ LAYERS: list[set[str]] = [
     {"tracker.store", "tracker.messages", "tracker.reports"},
     {"notifiers"},
     {"jobs"},
-    {"tracker.web"},
-    {"tracker.cli"},  # the command line starts the web app (`tracker web`, `tracker run`)
+    {"tracker.cli", "tracker.web"},
 ]
 IO_MODULES = {"os", "io", "pathlib", "socket", "subprocess", "requests", "sqlalchemy", "smtplib", "shutil",
               "tempfile", "urllib", "http", "time", "random", "logging", "sys"}

@@ -83,4 +83,4 @@ def test_send_test_without_credentials_writes_to_the_outbox_folder(env: dict[str
     code, out = run(env, "send-test", "line://U0123456789abcdef0123456789abcdef")
     assert code == 0 and "outbox" in out
     assert list((tmp_path / "outbox").glob("*.json"))
-    assert run(env, "send-test", "carrier-pigeon://coop")[0] == 1
+    assert run(env, "send-test", "carrier-pigeon://coop")[0] == 2  # bad input, refused before any send

@@ -1,4 +1,4 @@
-"""The foundation commands: init, check, sync, status, log, actions."""
+"""The foundation commands: init, sync, status, log, actions (check is in check.py)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,17 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from config.loader import LoadResult, load_config
 from jobs import sync_config
+from tracker.cli.check import print_problems
 from tracker.cli.common import (
     EXIT_INVALID,
     EXIT_OK,
     Context,
     add_format,
     add_lang,
+    check_tracked,
     date_arg,
+    fiscal_year_arg,
     now_utc,
     render_table,
     today_bangkok,
@@ -28,6 +30,7 @@ from tracker.store.actions import InvalidAction, log_action
 from tracker.store.db import migrate, safe_url, session_scope
 from tracker.store.repo import (
     ensure_occurrences,
+    first_fiscal_year,
     list_actions,
     load_organisation,
     org_codes,
@@ -41,11 +44,6 @@ def register(sub: Any) -> None:
     p = sub.add_parser("init", help="create or migrate the database")
     p.set_defaults(func=cmd_init)
 
-    p = sub.add_parser("check", help="validate configuration files (exit 2 with every error)")
-    p.add_argument("paths", nargs="*", type=Path, help="files or folders (default: the configured ones)")
-    p.add_argument("--lang", choices=("th", "en"), default="th")
-    p.set_defaults(func=cmd_check)
-
     p = sub.add_parser("sync", help="load the configuration into the database (all or nothing)")
     p.add_argument("paths", nargs="*", type=Path)
     p.set_defaults(func=cmd_sync)
@@ -53,7 +51,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser("status", help="the status of every deadline of a fiscal year")
     p.add_argument("--org", help="organisation code (default: every organisation)")
     p.add_argument("--as-of", type=date_arg, help="the day to judge on (default today, Bangkok)")
-    p.add_argument("--fy", type=int, help="B.E. fiscal year (default: that of --as-of)")
+    p.add_argument("--fy", type=fiscal_year_arg, help="B.E. fiscal year (default: that of --as-of)")
     add_lang(p)
     add_format(p, "json")
     p.set_defaults(func=cmd_status)
@@ -83,25 +81,6 @@ def cmd_init(args: argparse.Namespace, ctx: Context) -> int:
     before, after = migrate(ctx.engine())
     where = safe_url(ctx.settings.database_url)
     ctx.print(f"database {where}: " + ("up to date" if before == after else f"migrated {before or 'empty'} → {after}"))
-    return EXIT_OK
-
-
-def print_problems(ctx: Context, loaded: LoadResult) -> None:
-    for problem in loaded.problems:
-        ctx.print(str(problem))
-
-
-def cmd_check(args: argparse.Namespace, ctx: Context) -> int:
-    loaded = load_config(args.paths or list(ctx.settings.config_paths))
-    print_problems(ctx, loaded)
-    if not loaded.ok:
-        ctx.print(f"{len(loaded.errors)} error(s), {len(loaded.warnings)} warning(s): nothing was loaded;"
-                  " fix the errors and run `tracker check` again")
-        return EXIT_INVALID
-    counts = ", ".join(f"{o.organisation.code}: {len(o.organisation.measures)} measures,"
-                       f" {sum(1 for _ in o.organisation.obligations())} obligations, {len(o.actions)} actions"
-                       for o in loaded.orgs)
-    ctx.print(f"ok ({len(loaded.warnings)} warning(s)) — {counts}")
     return EXIT_OK
 
 
@@ -135,9 +114,13 @@ def cmd_status(args: argparse.Namespace, ctx: Context) -> int:
     fy = args.fy or fiscal_year(today)
     with session_scope(ctx.engine()) as session:
         codes = [args.org] if args.org else org_codes(session)
-    if not codes:
+        first = first_fiscal_year(session, args.org)
+    if not codes or first is None:
         ctx.print("no organisation in the database yet: run `tracker sync` (or `tracker run`) first")
         return EXIT_INVALID
+    # Checked before anything is materialised: a year far out would write occurrences for it.
+    check_tracked(first, today_bangkok(), flag="--as-of", day=args.as_of)
+    check_tracked(first, today_bangkok(), flag="--fy", fy=fy)
     rows: list[dict[str, Any]] = []
     boards = []
     for code in codes:

@@ -4,19 +4,30 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any, TextIO
-
-from sqlalchemy import Engine
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from config.settings import Settings
-from tracker.domain.errors import DateParseError
-from tracker.domain.thaidate import BANGKOK, parse_date
-from tracker.store.db import open_engine
+from tracker.domain.errors import DateParseError, TrackerError
+from tracker.domain.thaidate import (
+    BANGKOK,
+    FIRST_PLAUSIBLE_CE,
+    LAST_PLAUSIBLE_CE,
+    ce_to_be,
+    check_ce_year,
+    parse_date,
+    plausible,
+    untracked_day,
+    untracked_year,
+)
+
+if TYPE_CHECKING:  # SQLAlchemy is imported when a command first needs the database, not for --help
+    from sqlalchemy import Engine
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -34,7 +45,9 @@ class Context:
 
     def engine(self) -> Engine:
         if self._engine is None:
-            self._engine = open_engine(self.settings.database_url)
+            from tracker.store.db import open_engine
+
+            self._engine = open_engine(self.settings.database_url, self.settings.db_lock_timeout_seconds)
         return self._engine
 
     def close(self) -> None:
@@ -68,18 +81,84 @@ def date_arg(text: str) -> date:
 
 
 def datetime_arg(text: str) -> datetime:
-    """argparse type: an ISO datetime (with offset, or Bangkok time when none), or a date (its 09:00 Bangkok)."""
+    """argparse type: an ISO datetime (with offset, or Bangkok time when none), or a date (its 09:00 Bangkok).
+    Years are checked as dates' are: a B.E. year in ISO form, or one outside B.E. 2500–2700, is refused."""
     try:
-        parsed = datetime.fromisoformat(text)
+        parsed = datetime.fromisoformat(text.strip())
     except ValueError:
         try:
             day = parse_date(text)
-        except DateParseError:
+        except DateParseError as exc:
+            if any(word in str(exc) for word in ("B.E.", "outside")):
+                raise argparse.ArgumentTypeError(str(exc)) from None
             raise argparse.ArgumentTypeError(
                 f"'{text}' is not a date or time: write 2022-10-21T09:00:00+07:00 or 2022-10-21"
             ) from None
         return datetime(day.year, day.month, day.day, 9, 0, tzinfo=BANGKOK)
+    try:
+        plausible(date(check_ce_year(parsed.year, parsed.month, parsed.day), parsed.month, parsed.day), text)
+    except DateParseError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=BANGKOK)
+
+
+def fiscal_year_arg(text: str) -> int:
+    """argparse type: a B.E. fiscal year such as 2566 (a C.E. year is refused with the B.E. one to write)."""
+    try:
+        year = int(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a fiscal year: write the B.E. year, e.g. 2566") from None
+    if 1900 <= year <= 2200:
+        raise argparse.ArgumentTypeError(f"{year} looks like a C.E. year: write the B.E. fiscal year {year + 543}")
+    if not ce_to_be(FIRST_PLAUSIBLE_CE) <= year <= ce_to_be(LAST_PLAUSIBLE_CE):
+        raise argparse.ArgumentTypeError(f"{year} is not a B.E. fiscal year such as 2566")
+    return year
+
+
+def check_tracked(first_fy: int, today: date, *, flag: str, fy: int | None = None, day: date | None = None) -> None:
+    """Refuse (TrackerError naming `flag`) a fiscal year or day far from the years tracked; see
+    `tracker.domain.thaidate.tracked_years`."""
+    why = (untracked_year(fy, first_fy, today) if fy is not None else None) or (
+        untracked_day(day, first_fy, today) if day is not None else None)
+    if why:
+        raise TrackerError(f"{flag} {why}")
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number above 0."""
+    value = whole_number(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number above 0")
+    return value
+
+
+def whole_number(text: str) -> int:
+    """argparse type: a whole number, 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number, 0 or more")
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    """argparse type: a number of seconds above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
+    return value
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with a two-line error: what is wrong, and where to read the usage (not the whole usage)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n(see `{self.prog} --help`)\n")
 
 
 def add_lang(parser: argparse.ArgumentParser) -> None:

@@ -1,49 +1,126 @@
-"""The `tracker` command. Each subcommand lives in its own module and registers itself here."""
+"""The `tracker` command. Each subcommand lives in its own module and registers itself here.
+
+Start-up stays quick: `COMMANDS` says which module registers each command, so `tracker --help` lists
+them without importing any (they import SQLAlchemy, Alembic, requests…) and a command imports only its
+own module. `tests/test_cli_startup.py` checks that the table and the modules agree.
+
+Failures end in one or two lines and an exit code: 2 for input a person can correct (arguments,
+environment, files), 1 for what is unavailable (a database server down, a lock held too long) or
+unexpected. `--debug` shows the traceback as well.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
+import traceback
 from collections.abc import Sequence
 from types import ModuleType
 
 from config.settings import Settings
-from tracker.cli import basic, digest, evidence, import_report, remind, report, run, simulate, trail, web
-from tracker.cli.common import EXIT_FAILURE, EXIT_INVALID, Context
-from tracker.domain.errors import TrackerError
+from tracker.cli.common import EXIT_FAILURE, Context, Parser
+from tracker.domain.errors import TrackerError, UnavailableError
 
-# An explicit list, in the order `tracker --help` shows them.
-COMMAND_MODULES: tuple[ModuleType, ...] = (basic, import_report, report, remind, run, web, digest, simulate, trail,
-                                           evidence)
+# command → (module under tracker.cli that registers it, the line `tracker --help` shows), in help order.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("basic", "create or migrate the database"),
+    "check": ("check", "validate configuration files (exit 2 with every error)"),
+    "sync": ("basic", "load the configuration into the database (all or nothing)"),
+    "status": ("basic", "the status of every deadline of a fiscal year"),
+    "log": ("basic", "record an action: work done for an obligation"),
+    "actions": ("basic", "list logged actions"),
+    "import-report": ("import_report", "import a progress report (.txt tab-separated or .docx)"),
+    "report": ("report", "write the progress report of a round (tsv, html or docx)"),
+    "remind": ("remind", "plan and send the reminders due now (or at --as-of)"),
+    "outbox": ("remind", "list outbox messages, or `outbox retry ID` to send one again"),
+    "send-test": ("remind", "send a test message to a destination URL (line://…, mailto:…)"),
+    "run": ("run", "run the service: reminders, monthly digests, configuration reloads"),
+    "digest": ("digest", "preview or queue the monthly digest to the executives"),
+    "simulate": ("simulate", "replay a period with a simulated clock: what would have been sent"),
+    "api-token": ("trail", "bearer tokens for the JSON API: create, list, revoke"),
+    "feed": ("trail", "secret calendar (iCalendar) URLs per organisation or unit"),
+    "withdraw": ("trail", "withdraw an action logged by mistake (it stays in the history)"),
+    "correct": ("trail", "correct an action: the old one is withdrawn, the new one names it"),
+    "handover": ("trail", "hand a person's reminders to a colleague while on leave"),
+    "audit": ("trail", "the audit trail of an organisation, newest first"),
+    "evidence": ("evidence", "check evidence links (`check`), or list the broken ones (`list`)"),
+}
+COMMAND_MODULES: tuple[str, ...] = tuple(dict.fromkeys(module for module, _ in COMMANDS.values()))
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def command_module(name: str) -> ModuleType:
+    return importlib.import_module(f"tracker.cli.{name}")
+
+
+def _requested(argv: Sequence[str]) -> str | None:
+    """The command named on the command line (the first word that is not an option), if any."""
+    return next((word for word in argv if not word.startswith("-")), None)
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser with every command; given `argv`, only the requested command is fully registered (its
+    module imported) and the others are listed by name and help line."""
+    parser = Parser(
         prog="tracker",
         description="ITA Tracker: deadlines and reminders for the ITA measures of Thai local governments.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens (to stderr)")
-    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in COMMAND_MODULES:
-        module.register(subparsers)
+    parser.add_argument("--debug", action="store_true", help="on a failure, show the traceback too")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
+    requested = _requested(argv) if argv is not None else None
+    wanted = {COMMANDS[requested][0]} if requested in COMMANDS else None if argv is None else set()
+    registered: set[str] = set()
+    for command, (module, help_line) in COMMANDS.items():
+        if wanted is None or module in wanted:
+            if module not in registered:
+                command_module(module).register(subparsers)
+                registered.add(module)
+        else:
+            subparsers.add_parser(command, help=help_line)
     return parser
 
 
 def main(argv: Sequence[str] | None = None, ctx: Context | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(words).parse_args(words)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    ctx = ctx or Context(Settings.from_env())
+    err = ctx.err if ctx is not None else sys.stderr
     try:
+        ctx = ctx or Context(Settings.from_env())
         return int(args.func(args, ctx))
-    except TrackerError as exc:
-        print(f"error: {exc}", file=ctx.err)
-        return EXIT_INVALID
     except KeyboardInterrupt:
         return EXIT_FAILURE
+    except Exception as exc:
+        if args.debug:
+            traceback.print_exc(file=err)
+        problem = exc if isinstance(exc, TrackerError) else explain(exc, ctx)
+        print(f"error: {problem}", file=err)
+        return problem.exit_code
     finally:
-        ctx.close()
+        if ctx is not None:
+            ctx.close()
+
+
+def explain(exc: Exception, ctx: Context | None) -> TrackerError:
+    """An unexpected exception as one line: a database failure as the storage layer words it, anything
+    else by its type and first line, secrets masked, with the way to see more."""
+    if ctx is not None and "sqlalchemy" in sys.modules:
+        from tracker.store.db import database_error
+
+        known = database_error(exc, ctx.settings.database_url)
+        if known is not None:
+            return known
+    first = (str(exc).strip().splitlines() or [""])[0]
+    if ctx is not None:
+        from notifiers.masking import mask_secrets
+
+        first = mask_secrets(first, [ctx.settings.line_token, ctx.settings.smtp_password,
+                                     ctx.settings.secret(ctx.settings.webhook_secret_env)])
+    return UnavailableError(f"unexpected {type(exc).__name__}: {first[:300]} — run again with --debug to see"
+                            " where it failed, and report it")
 
 
 if __name__ == "__main__":

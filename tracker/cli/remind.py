@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import socket
 import uuid
@@ -13,18 +14,22 @@ import requests
 from requests.adapters import HTTPAdapter
 from sqlalchemy import select
 
+from config.destinations import destination_error
 from jobs import dispatch, plan
 from notifiers.base import DeliveryError, OutgoingMessage, mask_destination
-from notifiers.registry import Notifiers, route_to_outbox
+from notifiers.registry import NOTIFIERS, Notifiers, route_to_outbox
 from tracker.cli.common import (
     EXIT_FAILURE,
     EXIT_INVALID,
     EXIT_OK,
     Context,
     add_format,
+    check_tracked,
     datetime_arg,
     now_utc,
+    positive_int,
     render_table,
+    today_bangkok,
 )
 from tracker.domain.errors import TrackerError
 from tracker.domain.model import Organisation
@@ -35,7 +40,14 @@ from tracker.messages.render import ReminderContent, render_reminder
 from tracker.store.db import migrate, session_scope
 from tracker.store.models import ObligationRow, OccurrenceRow, OrganisationRow, OutboxRow
 from tracker.store.outbox_admin import retry_message
-from tracker.store.repo import ensure_occurrences, load_organisation, org_codes, org_row, refresh_done
+from tracker.store.repo import (
+    ensure_occurrences,
+    first_fiscal_year,
+    load_organisation,
+    org_codes,
+    org_row,
+    refresh_done,
+)
 
 CRASH_HOOK_ENV = "TRACKER_TEST_CRASH_AFTER_SEND"  # tests only: die between a send and its record
 
@@ -45,8 +57,8 @@ def register(sub: Any) -> None:
     p.add_argument("--org", help="organisation code (default: every organisation)")
     p.add_argument("--as-of", type=datetime_arg, help="the instant to act at (default now; Bangkok time if no offset)")
     p.add_argument("--dry-run", action="store_true", help="show what is due without writing or sending")
-    p.add_argument("--concurrency", type=int, default=16, help="messages sent at once (default 16)")
-    p.add_argument("--rate", action="append", default=[], metavar="SCHEME=N",
+    p.add_argument("--concurrency", type=positive_int, default=16, help="messages sent at once (default 16)")
+    p.add_argument("--rate", action="append", type=rate_arg, default=[], metavar="SCHEME=N",
                    help="at most N messages per second on a channel, e.g. line=100 (repeatable)")
     add_format(p, "json")
     p.set_defaults(func=cmd_remind)
@@ -56,7 +68,7 @@ def register(sub: Any) -> None:
     p.add_argument("id", nargs="?", type=int, help="the message to retry")
     p.add_argument("--status", help="only messages in this state (pending, sent, failed, dead, skipped…)")
     p.add_argument("--org")
-    p.add_argument("--limit", type=int, default=200)
+    p.add_argument("--limit", type=positive_int, default=200)
     add_format(p, "json")
     p.set_defaults(func=cmd_outbox)
 
@@ -110,15 +122,23 @@ def cmd_dry_run(args: argparse.Namespace, ctx: Context, now: datetime) -> int:
     return EXIT_OK
 
 
-def parse_rates(values: list[str]) -> dict[str, float]:
-    rates = {}
-    for value in values:
-        scheme, _, number = value.partition("=")
-        try:
-            rates[scheme.strip()] = float(number)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"--rate {value!r}: write SCHEME=N, e.g. line=100") from None
-    return rates
+def rate_arg(text: str) -> tuple[str, float]:
+    """argparse type for --rate: SCHEME=N, N messages per second above 0 on a known channel. Checked while
+    parsing, so that nothing is planned or written before a typo is refused."""
+    scheme, _, number = text.partition("=")
+    scheme = scheme.strip().lower()
+    try:
+        rate = float(number)
+    except ValueError:
+        rate = math.nan
+    if scheme not in NOTIFIERS or not math.isfinite(rate) or rate <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: write SCHEME=N with N messages per second above 0 and SCHEME"
+                                         f" one of {', '.join(NOTIFIERS)}, e.g. line=100")
+    return scheme, rate
+
+
+def parse_rates(values: list[tuple[str, float]]) -> dict[str, float]:
+    return dict(values)
 
 
 def make_notifiers(ctx: Context, pool_size: int) -> Notifiers:
@@ -132,10 +152,16 @@ def make_notifiers(ctx: Context, pool_size: int) -> Notifiers:
 
 def cmd_remind(args: argparse.Namespace, ctx: Context) -> int:
     now = args.as_of or now_utc()
+    if not args.dry_run:
+        migrate(ctx.engine())
+    if args.as_of is not None:  # before anything is planned: a year off would send real messages early
+        with session_scope(ctx.engine()) as session:
+            first = first_fiscal_year(session, args.org)
+        if first is not None:
+            check_tracked(first, today_bangkok(), flag="--as-of", day=now.astimezone(BANGKOK).date())
     if args.dry_run:
         return cmd_dry_run(args, ctx, now)
     engine = ctx.engine()
-    migrate(engine)
     today = now.astimezone(BANGKOK).date()
     with session_scope(engine) as session:
         for code in [args.org] if args.org else org_codes(session):
@@ -212,6 +238,9 @@ def retry(ctx: Context, outbox_id: int | None) -> int:
 # ---------------------------------------------------------------- send-test
 
 def cmd_send_test(args: argparse.Namespace, ctx: Context) -> int:
+    # The same rules as the configuration files: nothing is sent or written to a destination they refuse.
+    if error := destination_error(args.destination):
+        raise TrackerError(f"{mask_destination(args.destination)}: {error}")
     when = now_utc().astimezone(BANGKOK).strftime("%Y-%m-%d %H:%M")
     text = (f"Test message from ITA Tracker ({when} Bangkok time)." if args.lang == "en" else
             f"ข้อความทดสอบจากระบบติดตามมาตรการ ITA (เวลา {when} น.)")

@@ -6,8 +6,8 @@ import argparse
 from collections import Counter
 from typing import Any
 
-from jobs.simulate import Simulation, simulate
-from tracker.cli.common import EXIT_OK, Context, add_format, date_arg
+from jobs.simulate import Simulation, org_config, simulate
+from tracker.cli.common import EXIT_OK, Context, add_format, check_tracked, date_arg, today_bangkok
 from tracker.domain.errors import TrackerError
 from tracker.domain.model import Action
 from tracker.domain.thaidate import format_date
@@ -42,6 +42,9 @@ def stored_actions(ctx: Context, code: str) -> list[Action] | None:
 def cmd_simulate(args: argparse.Namespace, ctx: Context) -> int:
     if args.end < args.start:
         raise TrackerError("--to is before --from")
+    first = org_config(ctx.settings, args.org).organisation.fiscal_year
+    check_tracked(first, today_bangkok(), flag="--from", day=args.start)
+    check_tracked(first, today_bangkok(), flag="--to", day=args.end)
     sim = simulate(ctx.settings, args.org, args.start, args.end, actions=stored_actions(ctx, args.org))
     if args.format == "json":
         ctx.print_json({"org": sim.org, "from": sim.start.isoformat(), "to": sim.end.isoformat(),

@@ -4,7 +4,21 @@ from __future__ import annotations
 
 
 class TrackerError(Exception):
-    """Base class of every error the service raises on purpose."""
+    """Base class of every error the service raises on purpose. `exit_code` is what the command exits
+    with: 2 for input a person can correct (the default), 1 for a service that is unavailable."""
+
+    exit_code = 2
+
+
+class SettingsError(TrackerError):
+    """An environment variable (DATABASE_URL, TRACKER_HTTP_TIMEOUT, a `*_FILE`…) is invalid."""
+
+
+class UnavailableError(TrackerError):
+    """Something the command needs (the database server, a lock held by another process) is not available
+    now; the same command may succeed later."""
+
+    exit_code = 1
 
 
 class DateParseError(TrackerError, ValueError):

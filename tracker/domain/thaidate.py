@@ -153,6 +153,29 @@ def make_date(year_ce: int, month: int, day: int) -> date:
         ) from None
 
 
+# The years a date typed for ITA work can be in (B.E. 2500–2700). Anything outside is a typing slip that
+# would otherwise be stored as written: 0001-01-01, or a B.E. year 543 years off.
+FIRST_PLAUSIBLE_CE, LAST_PLAUSIBLE_CE = 1957, 2157
+
+
+def check_ce_year(year: int, month: int, day: int) -> int:
+    """The year of an ISO (C.E.) date; a B.E. year typed in ISO form (2566-04-05) is refused with the
+    C.E. date to write instead, rather than stored 543 years in the future."""
+    if year >= 2400:
+        raise DateParseError(f"'{year}-{month:02d}-{day:02d}' has the B.E. year {year} in an ISO (C.E.) date:"
+                             f" write {year - BE_OFFSET}-{month:02d}-{day:02d}, or the Thai form {day}/{month}/{year}")
+    return year
+
+
+def plausible(day: date, text: str) -> date:
+    """`day`, unless its year is outside B.E. 2500–2700 (C.E. 1957–2157)."""
+    if not FIRST_PLAUSIBLE_CE <= day.year <= LAST_PLAUSIBLE_CE:
+        raise DateParseError(f"'{text.strip()}' is in {day.year} C.E. (B.E. {ce_to_be(day.year)}), outside the"
+                             f" years ITA Tracker handles (B.E. {ce_to_be(FIRST_PLAUSIBLE_CE)}–"
+                             f"{ce_to_be(LAST_PLAUSIBLE_CE)}): check the year")
+    return day
+
+
 def parse_date(text: str) -> date:
     """A date typed by a person: ISO C.E. ("2023-04-05"), Thai day/month/B.E. year ("5/4/2566", "5/4/66"),
     or words ("๕ เม.ย. ๒๕๖๖", "5 เมษายน 2566", "วันที่ ๕ เดือน เมษายน พ.ศ. ๒๕๖๖").
@@ -161,11 +184,11 @@ def parse_date(text: str) -> date:
     """
     raw = to_arabic_digits(text)
     if m := _ISO.match(raw):
-        return make_date(int(m[1]), int(m[2]), int(m[3]))
+        return plausible(make_date(check_ce_year(int(m[1]), int(m[2]), int(m[3])), int(m[2]), int(m[3])), text)
     if m := _SLASHED.match(raw):
-        return make_date(be_to_ce(normalize_be_year(int(m[3]))), int(m[2]), int(m[1]))
+        return plausible(make_date(be_to_ce(normalize_be_year(int(m[3]))), int(m[2]), int(m[1])), text)
     if m := _WORDS.match(raw):
-        return make_date(be_to_ce(normalize_be_year(int(m[3]))), parse_month(m[2]), int(m[1]))
+        return plausible(make_date(be_to_ce(normalize_be_year(int(m[3]))), parse_month(m[2]), int(m[1])), text)
     raise DateParseError(
         f"'{text}' is not a date: write 2023-04-05, 5/4/2566 or ๕ เม.ย. ๒๕๖๖"
     )
@@ -224,3 +247,29 @@ def half_bounds(fy_be: int, half: int) -> Period:
         raise ValueError(f"half {half} does not exist")
     start = fiscal_year_bounds(fy_be).start + relativedelta(months=6 * (half - 1))
     return Period(start, start + relativedelta(months=6) - timedelta(days=1))
+
+
+# ---------------------------------------------------------------- the years a database tracks
+
+def tracked_years(first_fy: int, today: date) -> tuple[int, int]:
+    """The fiscal years (B.E.) whose dates commands accept: from the year before the first configured one
+    (work recorded late) to the year after today's (planning ahead). Further out is a typing slip."""
+    return first_fy - 1, max(fiscal_year(today), first_fy) + 1
+
+
+def untracked_year(fy: int, first_fy: int, today: date) -> str | None:
+    """Why fiscal year `fy` is refused, or None."""
+    first, last = tracked_years(first_fy, today)
+    if first <= fy <= last:
+        return None
+    return f"{fy} is outside the fiscal years {first}–{last} (B.E.) tracked: check the year"
+
+
+def untracked_day(day: date, first_fy: int, today: date) -> str | None:
+    """Why `day` is refused (outside the tracked years), or None."""
+    first, last = tracked_years(first_fy, today)
+    start, end = fiscal_year_bounds(first).start, fiscal_year_bounds(last).end
+    if not start <= day <= end:
+        return (f"{day.isoformat()} is outside the fiscal years {first}–{last} (B.E.) tracked, {start.isoformat()}"
+                f" – {end.isoformat()}: check the year")
+    return None

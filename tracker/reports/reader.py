@@ -15,11 +15,36 @@ from tracker.reports.parse import ReportFormatError, ReportSource, SourceRow
 _ZIP_MAGIC = b"PK\x03\x04"
 _BINARY_MAGICS = (b"%PDF", b"\xd0\xcf\x11\xe0", b"\x89PNG", b"\xff\xd8\xff", b"GIF8")
 _W_NS = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+# A progress report is tens of kilobytes (the seed: 40 KB). Bounds checked before reading or unzipping, so
+# a wrong file (a 50 MB export, a .docx that expands to gigabytes) is refused in milliseconds, not minutes.
+MAX_FILE_BYTES = 20_000_000  # a .docx with a few photos
+MAX_TEXT_BYTES = 2_000_000
+MAX_EXPANDED_BYTES = 50_000_000
+
+
+def _check_expanded_size(data: bytes, name: str) -> None:
+    """Refuse a zip whose members would expand past MAX_EXPANDED_BYTES (the sizes its directory declares;
+    Python's zipfile never inflates a member past its declared size)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            expanded = sum(info.file_size for info in archive.infolist())
+    except zipfile.BadZipFile as exc:
+        raise ReportFormatError(f"{name} is a zip file but not a Word document ({exc}): save it again"
+                                " from Word as .docx") from None
+    if expanded > MAX_EXPANDED_BYTES:
+        raise ReportFormatError(f"{name} expands to {expanded / 1e6:,.0f} MB, above the"
+                                f" {MAX_EXPANDED_BYTES // 10**6} MB a Word progress report may hold: save the"
+                                " report alone again from Word (images removed)")
 
 
 def read_report(path: Path) -> ReportSource:
-    """The report in `path`, as title lines and table rows. Raises ReportFormatError for what is not one."""
+    """The report in `path`, as title lines and table rows. Raises ReportFormatError for what is not one.
+    The size is checked before anything is read (MAX_FILE_BYTES, then MAX_TEXT_BYTES or MAX_EXPANDED_BYTES)."""
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ReportFormatError(f"{path} is {size / 1e6:.1f} MB, above the {MAX_FILE_BYTES // 10**6} MB a progress"
+                                    " report may be: give the report alone (text or .docx, images removed)")
         data = path.read_bytes()
     except OSError as exc:
         raise ReportFormatError(f"cannot read {path}: {exc.strerror}") from None
@@ -31,7 +56,11 @@ def read_report_bytes(data: bytes, name: str) -> ReportSource:
     if not data.strip():
         raise ReportFormatError(f"{name} is empty: export the progress report as text (tab-separated) or .docx")
     if data.startswith(_ZIP_MAGIC):
+        _check_expanded_size(data, name)
         return _read_docx(data, name)
+    if len(data) > MAX_TEXT_BYTES:
+        raise ReportFormatError(f"{name} is {len(data) / 1e6:.1f} MB of text, above the {MAX_TEXT_BYTES // 10**6} MB"
+                                " a progress report in text form may be: give the report alone")
     if name.lower().endswith(".docx"):
         raise ReportFormatError(f"{name} is named .docx but is not a Word document: save it again from Word")
     return _read_text(_decode(data, name), name)

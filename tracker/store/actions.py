@@ -8,14 +8,14 @@ it replaces. Both stay in the obligation's history and in the audit trail.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker.domain.errors import NotFoundError, Problem, TrackerError
 from tracker.domain.model import Action, Organisation
-from tracker.domain.thaidate import fiscal_year
+from tracker.domain.thaidate import BANGKOK, fiscal_year, untracked_day
 from tracker.store import audit
 from tracker.store.models import ActionRow, ObligationRow
 from tracker.store.repo import StoredAction, add_action, load_organisation, org_row, refresh_done, stored_action
@@ -29,10 +29,13 @@ class InvalidAction(TrackerError):
         super().__init__("; ".join(str(p) for p in problems))
 
 
-def check_action(org: Organisation, action: Action, prefix: str = "--") -> list[Problem]:
+def check_action(org: Organisation, action: Action, prefix: str = "--", today: date | None = None) -> list[Problem]:
     """Every reason `action` cannot be recorded for `org`. `prefix` names the fields as the caller's
-    person knows them (`--obligation` on the command line, `obligation` in the API)."""
+    person knows them (`--obligation` on the command line, `obligation` in the API). Given `today`, a day
+    far from the years tracked (2099-01-01, 1/1/2400) is refused too."""
     problems = []
+    if today is not None and (why := untracked_day(action.done_on, org.fiscal_year, today)):
+        problems.append(Problem(f"{prefix}date", why))
     try:
         ob = org.obligation(action.obligation)
     except KeyError:
@@ -56,7 +59,7 @@ def log_action(session: Session, org_code: str, action: Action, *, channel: str,
                prefix: str = "--") -> int:
     """Check and record one action (what `tracker log` does); returns its id. Raises InvalidAction."""
     org = load_organisation(session, org_code)
-    problems = check_action(org, action, prefix)
+    problems = check_action(org, action, prefix, today=now.astimezone(BANGKOK).date())
     if problems:
         raise InvalidAction(problems)
     action_id = add_action(session, org_code, replace(action, recorded_at=action.recorded_at or now), channel,
@@ -111,7 +114,8 @@ def correct_action(session: Session, org_code: str, action_id: int, corrected: A
     """Replace an action by a corrected one (same obligation unless the correction names another).
     The old one is withdrawn, the new one names it; returns the new action's id."""
     target = _target(session, org_code, action_id)
-    problems = check_action(load_organisation(session, org_code), corrected, prefix)
+    problems = check_action(load_organisation(session, org_code), corrected, prefix,
+                            today=now.astimezone(BANGKOK).date())
     if not reason.strip():
         problems.append(Problem("reason", "say what was wrong (the history shows it)"))
     if problems:

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from config.loader import OrgConfig
@@ -280,6 +280,14 @@ def org_row(session: Session, code: str) -> OrganisationRow:
 
 def org_codes(session: Session) -> list[str]:
     return list(session.scalars(select(OrganisationRow.code).order_by(OrganisationRow.code)))
+
+
+def first_fiscal_year(session: Session, code: str | None = None) -> int | None:
+    """The earliest configured fiscal year of organisation `code` (of every one when None); None when
+    there is none. Raises NotFoundError for an unknown code."""
+    if code is not None:
+        return org_row(session, code).fiscal_year
+    return session.scalar(select(func.min(OrganisationRow.fiscal_year)))
 
 
 def load_organisation(session: Session, code: str) -> Organisation:
