@@ -103,7 +103,7 @@ def floor_query(engine: Engine, today: date) -> tuple[float, int]:
 
 def plan_once(engine: Engine, now: datetime) -> tuple[float, plan.PlanResult, dict[str, float]]:
     with peak_rss() as memory, session_scope(engine) as session:
-        seconds, result = timed(lambda: plan.run_once(session, now))
+        seconds, result = timed(lambda: plan.plan(session, now))
     return seconds, result, memory
 
 

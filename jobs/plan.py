@@ -1,5 +1,11 @@
 """Plan reminders: write every reminder due at `now` into the outbox, once, set-based.
 
+`plan` is the one entry point: the service's sweep, `tracker remind` (and its dry run, which is `plan`
+inside a transaction that is rolled back), `tracker simulate` and the benchmark all call it.
+
+0. The occurrences of the current fiscal year exist first (`tracker.store.rollover`): across 1 October
+   the service plans the new year without waiting for a configuration sync.
+
 1. The due dates that can have a stage in the planning range are computed from the few distinct
    (policy, calendar) pairs, so that one indexed SQL query selects only the open occurrences that need a
    reminder (`open_occurrences`; `jobs.plan_sql` copies them into a temporary table).
@@ -32,9 +38,10 @@ from jobs.plan_context import OrgContext, Recipient, calendar_from_text, load_co
 from jobs.plan_sql import SetPlanner
 from tracker.domain.model import ReminderPolicy
 from tracker.domain.reminders import Stage, merge_same_day, schedule_span, send_at, stages_between
-from tracker.domain.thaidate import BANGKOK
+from tracker.domain.thaidate import BANGKOK, fiscal_year
 from tracker.domain.workdays import WorkCalendar
 from tracker.store.models import ObligationRow, OccurrenceRow, OutboxRow, PlannerMarkRow
+from tracker.store.rollover import ensure_fiscal_year
 
 MAX_CATCH_UP_DAYS = 62  # beyond two months of downtime, reminders are stale: `tracker status` tells the story
 CHUNK = 5000  # rows per INSERT: bounds memory at national scale
@@ -43,11 +50,14 @@ PG_TYPES = ("text", "text", "int", "int", "text", "text", "date", "text", "text"
 
 @dataclass
 class PlanResult:
+    """What one planning run did."""
+
     created: int = 0
     skipped: int = 0
     cancelled: int = 0
     selected: int = 0  # open occurrences the query returned
     handed_over: int = 0  # pending reminders re-addressed to a colleague covering a leave
+    materialised: int = 0  # occurrences of the current fiscal year created first (the rollover)
 
 
 def dialect_insert(session: Session) -> Any:
@@ -256,11 +266,12 @@ def schedules(policy_texts: Sequence[str], closures_texts: Iterable[str], dues: 
     return single, several
 
 
-def run_once(session: Session, now: datetime, org: str | None = None, grace_days: int = 3) -> PlanResult:
-    """Plan the reminders due at `now` (aware) for every organisation, or the one named."""
+def plan(session: Session, now: datetime, org: str | None = None, grace_days: int = 3) -> PlanResult:
+    """Plan the reminders due at `now` (aware) for every organisation, or the one named: make sure the
+    occurrences of `now`'s fiscal year exist, then write what is due into the outbox."""
     today = now.astimezone(BANGKOK).date()
+    result = PlanResult(materialised=ensure_fiscal_year(session, fiscal_year(today), org))
     contexts = load_contexts(session, org)
-    result = PlanResult()
     if org is not None and not contexts:
         return result
     org_id = next(iter(contexts)) if org is not None else None

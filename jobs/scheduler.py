@@ -99,7 +99,7 @@ class Service:
         counts = SweepCounts()
         with self._guard("reminders"):
             with session_scope(self.engine) as session:
-                planned = plan.run_once(session, now, grace_days=self.options.grace_days)
+                planned = plan.plan(session, now, grace_days=self.options.grace_days)
             counts.planned, counts.skipped, counts.cancelled = planned.created, planned.skipped, planned.cancelled
             self._dispatch(now, counts)
             log.info("reminders at %s: %s", _local(now), counts.line())
@@ -146,7 +146,7 @@ class Service:
         now = self.clock()
         counts = SweepCounts()
         with session_scope(self.engine) as session:
-            planned = plan.run_once(session, now, grace_days=self.options.grace_days)
+            planned = plan.plan(session, now, grace_days=self.options.grace_days)
             queued = digest.run_once(session, now, hour=self.options.digest_hour, grace_days=self.options.grace_days)
         counts.planned, counts.skipped, counts.cancelled = planned.created, planned.skipped, planned.cancelled
         counts.digests = queued.created

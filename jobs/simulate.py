@@ -152,7 +152,7 @@ def _replay(engine: Engine, notifiers: RecordingNotifiers, cfg: OrgConfig, code:
                                       source_key=f"sim:{logged}", now=now.astimezone(UTC))
                         logged += 1
                     # Planning is by day: once, at the day's first moment, as the minute sweep would.
-                    plan.run_once(session, now, org=code, grace_days=grace_days)
+                    plan.plan(session, now, org=code, grace_days=grace_days)
                 digest.run_once(session, now, org=code, hour=digest_hour, grace_days=grace_days)
                 due = session.scalar(select(OutboxRow.id).where(claimable(now)).limit(1)) is not None
             # The dispatcher claims nothing when nothing is due; not calling it then only saves time.

@@ -100,7 +100,7 @@ def test_a_handover_moves_pending_reminders_in_the_leave_to_the_colleague(engine
         create_handover(session, "makha", officer, colleague, date(2022, 10, 17), date(2022, 10, 28), AS_OF,
                         actor=colleague, channel="web")
     with session_scope(engine) as session:
-        result = plan.run_once(session, AS_OF, "makha")
+        result = plan.plan(session, AS_OF, "makha")
     officer_rows = [r for r in outbox(engine) if r.recipient == officer]
     assert result.handed_over == len(officer_rows) > 0  # every one of them falls in the leave (21 October)
     assert all(r.status == "skipped" and "handed over to หัวหน้าสำนักปลัด" in (r.skip_reason or "")
@@ -112,7 +112,7 @@ def test_a_handover_moves_pending_reminders_in_the_leave_to_the_colleague(engine
     assert {(r.occurrence_id, r.stage) for r in moved} == {(r.occurrence_id, r.stage) for r in officer_rows}
     # Planning again moves nothing twice.
     with session_scope(engine) as session:
-        assert plan.run_once(session, bkk(2022, 10, 21, 11, 0), "makha").handed_over == 0
+        assert plan.plan(session, bkk(2022, 10, 21, 11, 0), "makha").handed_over == 0
 
 
 def test_reminders_outside_the_leave_stay_with_the_person(engine: Engine, sample: LoadResult) -> None:
@@ -123,7 +123,7 @@ def test_reminders_outside_the_leave_stay_with_the_person(engine: Engine, sample
                             AS_OF, actor="x", channel="cli")
         revoke_handover(session, "makha", h.id, AS_OF, actor="x", channel="cli")
     with session_scope(engine) as session:
-        assert plan.run_once(session, AS_OF, "makha").handed_over == 0
+        assert plan.plan(session, AS_OF, "makha").handed_over == 0
     assert {r.recipient for r in outbox(engine, stage="before-7")} >= {officer}
 
 

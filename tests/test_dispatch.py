@@ -48,7 +48,7 @@ def notifiers(settings: Settings) -> Iterator[Notifiers]:
 def planned(engine: Engine, sample: LoadResult) -> list[OutboxRow]:
     sync_sample(engine, sample)
     with session_scope(engine) as session:
-        plan.run_once(session, AS_OF, "makha")
+        plan.plan(session, AS_OF, "makha")
     return outbox(engine)
 
 

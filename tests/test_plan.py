@@ -19,7 +19,7 @@ from tracker.store.repo import record_action
 
 def run(engine: Engine, now: datetime, org: str | None = "makha", grace_days: int = 3) -> plan.PlanResult:
     with session_scope(engine) as session:
-        return plan.run_once(session, now, org, grace_days)
+        return plan.plan(session, now, org, grace_days)
 
 
 def test_plans_the_o10_plan_reminder_moved_to_friday(engine: Engine, sample: LoadResult) -> None:

@@ -148,7 +148,7 @@ def test_each_sweep_logs_one_line_and_no_secret(tmp_path: Path, caplog: pytest.L
         def leak(*args: object, **kwargs: object) -> None:
             raise RuntimeError(f"connection to https://x:{SECRET}@db failed")
 
-        monkeypatch.setattr(plan, "run_once", leak)
+        monkeypatch.setattr(plan, "plan", leak)
         h.service.reminders()  # a failing sweep is logged, not raised
         h.close()
     assert "reminders sweep failed" in caplog.text

@@ -7,7 +7,7 @@ import math
 import os
 import socket
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 import requests
@@ -15,7 +15,9 @@ from requests.adapters import HTTPAdapter
 from sqlalchemy import select
 
 from config.destinations import destination_error
-from jobs import dispatch, plan
+from jobs import dispatch
+from jobs.plan import plan
+from jobs.preview import preview
 from notifiers.base import DeliveryError, OutgoingMessage, mask_destination
 from notifiers.registry import NOTIFIERS, Notifiers, route_to_outbox
 from tracker.cli.common import (
@@ -32,22 +34,12 @@ from tracker.cli.common import (
     today_bangkok,
 )
 from tracker.domain.errors import TrackerError
-from tracker.domain.model import Organisation
-from tracker.domain.reminders import PlannedReminder, TrackedOccurrence, due_reminders
-from tracker.domain.rules import Occurrence
-from tracker.domain.thaidate import BANGKOK, fiscal_year
-from tracker.messages.render import ReminderContent, render_reminder
+from tracker.domain.thaidate import BANGKOK
 from tracker.store.db import migrate, session_scope
-from tracker.store.models import ObligationRow, OccurrenceRow, OrganisationRow, OutboxRow
+from tracker.store.models import OrganisationRow, OutboxRow
+from tracker.store.outbox import PlannedReminder
 from tracker.store.outbox_admin import retry_message
-from tracker.store.repo import (
-    ensure_occurrences,
-    first_fiscal_year,
-    load_organisation,
-    org_codes,
-    org_row,
-    refresh_done,
-)
+from tracker.store.repo import first_fiscal_year
 
 CRASH_HOOK_ENV = "TRACKER_TEST_CRASH_AFTER_SEND"  # tests only: die between a send and its record
 
@@ -80,45 +72,27 @@ def register(sub: Any) -> None:
 
 # ---------------------------------------------------------------- remind
 
-def tracked_occurrences(session: Any, org: Organisation, today: date) -> list[TrackedOccurrence]:
-    """The stored occurrences of the fiscal years around `today`, with their ids and done days."""
-    row = org_row(session, org.code)
-    fy = fiscal_year(today)
-    query = (select(OccurrenceRow, ObligationRow.code)
-             .join(ObligationRow, ObligationRow.id == OccurrenceRow.obligation_id)
-             .where(OccurrenceRow.org_id == row.id, OccurrenceRow.active.is_(True), ObligationRow.active.is_(True),
-                    OccurrenceRow.fiscal_year.in_([fy - 1, fy])))
-    return [TrackedOccurrence(Occurrence(code, o.period, o.window_start, o.due), o.done_on, o.id)
-            for o, code in session.execute(query)]
-
-
-def dry_run_item(org: Organisation, r: PlannedReminder) -> dict[str, Any]:
-    ob = org.obligation(r.obligation)
-    unit = next((u.name for u in org.units if u.code == ob.unit), ob.unit)
-    greeting = r.recipient if r.kind == "escalation" else ""
-    content = ReminderContent(org.code, org.name, org.measure(ob.measure).title, ob.code, ob.title, unit,
-                              ob.done_when, r.period, r.due, r.day, r.stage, greeting)
-    rendered = render_reminder(content, org.language)
-    return {"org": org.code, "measure": ob.measure, "obligation": ob.code, "due": r.due.isoformat(),
+def dry_run_item(r: PlannedReminder) -> dict[str, Any]:
+    return {"org": r.org, "measure": r.measure, "obligation": r.obligation, "due": r.due.isoformat(),
             "stage": r.kind, "days_to_due": r.days_to_due, "recipient": r.recipient,
-            "destination": mask_destination(r.destination), "subject": rendered.subject, "text": rendered.text}
+            "destination": mask_destination(r.destination), "subject": r.subject, "text": r.text}
 
 
 def cmd_dry_run(args: argparse.Namespace, ctx: Context, now: datetime) -> int:
-    items: list[dict[str, Any]] = []
-    with session_scope(ctx.engine()) as session:
-        for code in [args.org] if args.org else org_codes(session):
-            org = load_organisation(session, code)
-            reminders = due_reminders(org, tracked_occurrences(session, org, now.astimezone(BANGKOK).date()), now)
-            items.extend(dry_run_item(org, r) for r in reminders)
-        session.rollback()  # a dry run writes nothing
+    """The real planner at `now`, rolled back: the reminders it would queue (skipped ones are counted)."""
+    shown = preview(ctx.engine(), now, args.org)
+    pending = sorted((r for r in shown.reminders if r.status == "pending"),
+                     key=lambda r: (r.send_after, r.org, r.obligation, r.period, r.stage, r.recipient, r.destination))
+    items = [dry_run_item(r) for r in pending]
+    skipped = len(shown.reminders) - len(pending)
     if args.format == "json":
-        ctx.print_json({"as_of": now.astimezone(BANGKOK).isoformat(), "reminders": items})
+        ctx.print_json({"as_of": now.astimezone(BANGKOK).isoformat(), "reminders": items, "skipped": skipped})
         return EXIT_OK
     rows = [[i["org"], i["obligation"], i["due"], i["stage"], str(i["days_to_due"]), i["recipient"],
              i["destination"]] for i in items]
     ctx.print(render_table(["org", "obligation", "due", "stage", "days", "recipient", "destination"], rows))
-    ctx.print(f"{len(items)} reminder(s) due at {now.astimezone(BANGKOK).isoformat()} (dry run: nothing sent)")
+    ctx.print(f"{len(items)} reminder(s) due at {now.astimezone(BANGKOK).isoformat()}"
+              f"{f', {skipped} recorded as skipped' if skipped else ''} (dry run: nothing written or sent)")
     return EXIT_OK
 
 
@@ -162,14 +136,8 @@ def cmd_remind(args: argparse.Namespace, ctx: Context) -> int:
     if args.dry_run:
         return cmd_dry_run(args, ctx, now)
     engine = ctx.engine()
-    today = now.astimezone(BANGKOK).date()
     with session_scope(engine) as session:
-        for code in [args.org] if args.org else org_codes(session):
-            # A fiscal-year rollover must not silence recurring obligations: materialise the new year.
-            org = load_organisation(session, code)
-            if ensure_occurrences(session, org_row(session, code).id, org, fiscal_year(today)):
-                refresh_done(session, org_row(session, code).id)
-        planned = plan.run_once(session, now, args.org)
+        planned = plan(session, now, args.org)
     crash = ctx.settings.env.get(CRASH_HOOK_ENV)
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     notifiers = make_notifiers(ctx, args.concurrency)

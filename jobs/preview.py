@@ -1,0 +1,37 @@
+"""The dry run: the real planner inside a transaction that is rolled back.
+
+`tracker remind --dry-run` shows exactly the rows `plan` would write at that instant (rollover,
+catch-up, merges, skips and hand-overs included), rendered by the dispatcher's own renderer, and then
+undoes everything, so that the preview and the real run cannot disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from jobs.plan import PlanResult, plan
+from jobs.render_outbox import render_missing
+from tracker.store import outbox
+from tracker.store.outbox import PlannedReminder
+
+
+@dataclass(frozen=True)
+class Preview:
+    result: PlanResult
+    reminders: list[PlannedReminder]  # pending and skipped, in planning order
+
+
+def preview(engine: Engine, now: datetime, org: str | None = None, grace_days: int = 3) -> Preview:
+    """What `plan(session, now, org, grace_days)` would write, without writing it."""
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            since = outbox.last_id(session)
+            result = plan(session, now, org, grace_days)
+            render_missing(session, outbox.reminder_ids_since(session, since))
+            return Preview(result, outbox.reminders_since(session, since))
+        finally:
+            session.rollback()
