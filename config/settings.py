@@ -17,6 +17,7 @@ from tracker.domain.errors import SettingsError
 PACKAGE_DIR = Path(__file__).resolve().parent
 SAMPLE_CONFIG_DIR = PACKAGE_DIR / "orgs"
 DEFAULT_DATA_DIR = Path("data")
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 
 
 class Secret:
@@ -90,6 +91,7 @@ class Settings:
     smtp_from: str = "ita-tracker@localhost"
     webhook_secret_env: str = "WEBHOOK_SIGNING_SECRET"
     http_timeout_seconds: float = 10.0
+    base_url: str = DEFAULT_BASE_URL  # where links in messages point (the web app)
     db_lock_timeout_seconds: float = 30.0
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
@@ -109,6 +111,7 @@ class Settings:
             smtp_url=env.get("SMTP_URL") or None,
             smtp_from=env.get("SMTP_FROM", "ita-tracker@localhost"),
             http_timeout_seconds=seconds(env, "TRACKER_HTTP_TIMEOUT", 10.0),
+            base_url=(env.get("TRACKER_BASE_URL") or DEFAULT_BASE_URL).rstrip("/"),
             db_lock_timeout_seconds=seconds(env, "TRACKER_DB_LOCK_TIMEOUT", 30.0),
             env=env,
         )._checked()

@@ -20,7 +20,8 @@ LAYERS: list[set[str]] = [
     {"tracker.store", "tracker.messages", "tracker.reports"},
     {"notifiers"},
     {"jobs"},
-    {"tracker.cli", "tracker.web"},
+    {"tracker.web"},
+    {"tracker.cli"},  # the command line starts the web app (`tracker web`, `tracker run`)
 ]
 IO_MODULES = {"os", "io", "pathlib", "socket", "subprocess", "requests", "sqlalchemy", "smtplib", "shutil",
               "tempfile", "urllib", "http", "time", "random", "logging", "sys"}

@@ -35,7 +35,8 @@ def tracker(tmp: Path, env: dict[str, str], *args: str) -> subprocess.CompletedP
 
 def start(tmp: Path, env: dict[str, str], name: str, *args: str) -> subprocess.Popen[str]:
     log = (tmp / f"{name}.log").open("w")
-    return subprocess.Popen([sys.executable, "-m", "tracker.cli.main", "run", "--as-of", AS_OF, "--quiet-board", *args],
+    return subprocess.Popen([sys.executable, "-m", "tracker.cli.main", "run", "--as-of", AS_OF, "--quiet-board",
+                             "--no-web", *args],
                             cwd=tmp, env=env, text=True, stdout=log, stderr=subprocess.STDOUT)
 
 

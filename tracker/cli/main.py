@@ -37,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "outbox": ("remind", "list outbox messages, or `outbox retry ID` to send one again"),
     "send-test": ("remind", "send a test message to a destination URL (line://…, mailto:…)"),
     "run": ("run", "run the service: reminders, monthly digests, configuration reloads"),
+    "web": ("web", "serve the web app (officers' links, sign-in, boards)"),
     "digest": ("digest", "preview or queue the monthly digest to the executives"),
     "simulate": ("simulate", "replay a period with a simulated clock: what would have been sent"),
     "api-token": ("trail", "bearer tokens for the JSON API: create, list, revoke"),

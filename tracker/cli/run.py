@@ -9,6 +9,8 @@ import time as _time
 from datetime import datetime, time, timedelta
 from typing import Any
 
+from sqlalchemy import Engine
+
 from jobs.scheduler import Clock, MaskingFilter, Service, ServiceOptions, build_scheduler, run_forever
 from notifiers.registry import Notifiers
 from tracker.cli.basic import board, org_statuses
@@ -21,9 +23,12 @@ from tracker.cli.common import (
     today_bangkok,
     whole_number,
 )
+from tracker.cli.web import add_address
 from tracker.domain.thaidate import fiscal_year
 from tracker.store.db import migrate, safe_url, session_scope
 from tracker.store.repo import org_codes
+from tracker.web import create_app
+from tracker.web.serve import Background, server, url_of
 
 
 def hhmm(text: str) -> time:
@@ -49,6 +54,8 @@ def register(sub: Any) -> None:
     p.add_argument("--grace-days", type=whole_number, default=3,
                    help="after downtime, still send what fell due up to N days ago (3)")
     p.add_argument("--quiet-board", action="store_true", help="do not print the status board at start")
+    p.add_argument("--no-web", action="store_true", help="do not serve the web app (another process does)")
+    add_address(p)
     p.set_defaults(func=cmd_run)
 
 
@@ -84,9 +91,27 @@ def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
             counts = service.once()
             ctx.print(counts.line())
             return EXIT_OK
+        web = None if args.no_web else _start_web(ctx, engine, args.host, args.port)
         _announce(ctx, options)
-        run_forever(service, build_scheduler(service))
+        try:
+            run_forever(service, build_scheduler(service))
+        finally:
+            if web is not None:
+                web.stop()
     return EXIT_OK
+
+
+def _start_web(ctx: Context, engine: Engine, host: str, port: int) -> Background | None:
+    """The web app in a thread. A taken port (a second `tracker run`, a `tracker web` already serving)
+    is said and the reminders run on: they do not need this process's web server."""
+    try:
+        web = Background(server(create_app(ctx.settings, engine=engine), host, port)).start()
+    except OSError as exc:
+        ctx.print(f"web app not started on {host}:{port} ({exc.strerror}); reminders run on. Use --no-web"
+                  " when another process serves it")
+        return None
+    ctx.print(f"web app on {url_of(web.server)} (links in messages use {ctx.settings.base_url})")
+    return web
 
 
 def _print_boards(ctx: Context, now: datetime) -> None:

@@ -1,0 +1,55 @@
+"""Thai by default, English when asked (`?lang=en`, then remembered in a cookie).
+
+Templates say both languages in place with `t("ไทย", "English")`: the pages are few, and a translator
+reads each sentence next to its translation.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Flask, Response, g, request
+
+from tracker.domain.thaidate import format_date, to_thai_digits
+
+LANGS = ("th", "en")
+COOKIE = "lang"
+
+
+def current_lang() -> str:
+    if "lang" not in g:
+        asked = request.args.get("lang") or request.cookies.get(COOKIE) or "th"
+        g.lang = asked if asked in LANGS else "th"
+    lang: str = g.lang
+    return lang
+
+
+def t(th: str, en: str) -> str:
+    return en if current_lang() == "en" else th
+
+
+def digits(value: object) -> str:
+    """Thai digits on Thai pages."""
+    text = str(value)
+    return text if current_lang() == "en" else to_thai_digits(text)
+
+
+def day(value: date | None, style: str = "long") -> str:
+    """A date as officials write it: B.E. and Thai digits (C.E. in English)."""
+    if value is None:
+        return "-"
+    lang = current_lang()
+    return format_date(value, lang, style=style if lang == "th" else "long")
+
+
+def _remember(response: Response) -> Response:
+    asked = request.args.get("lang")
+    if asked in LANGS:
+        response.set_cookie(COOKIE, asked, max_age=365 * 86400, samesite="Lax", httponly=True)
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.globals.update(t=t, lang=current_lang)
+    app.jinja_env.filters.update(digits=digits, day=day)
+    app.after_request(_remember)
