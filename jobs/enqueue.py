@@ -72,6 +72,6 @@ def enqueue(session: Session, messages: Sequence[NewMessage], now: datetime | No
             "status": "pending", "attempts": 0, "next_attempt_at": message.send_after,
             "created_at": now or message.send_after, "merged_stages": "",
         }
-        result = session.execute(_insert(session).values(**values))
-        created += result.rowcount or 0  # type: ignore[attr-defined]
+        # Counted from RETURNING: psycopg reports rowcount -1 for this statement on PostgreSQL.
+        created += len(session.execute(_insert(session).values(**values).returning(OutboxRow.id)).all())
     return created
