@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from jobs.enqueue import destination_hash, insert_new, natural_key
+from jobs.enqueue import insert_new
+from tracker.domain.reminders import handover_who, reminder_key
 from tracker.domain.thaidate import BANGKOK
 from tracker.store.handovers import Handover, active_handovers
 from tracker.store.models import ContactRow, OutboxRow
@@ -55,8 +56,8 @@ def _apply(session: Session, handover: Handover, now: datetime) -> int:
         for destination in targets:
             # Keyed by occurrence, stage and the colleague's destination: a person with two destinations
             # hands over two rows of one reminder, and the colleague still gets it once per destination.
-            key = natural_key("occ", str(row.occurrence_id), row.stage, f"handover{handover.id}",
-                              destination_hash(destination))
+            assert row.occurrence_id is not None  # a reminder always has its occurrence
+            key = reminder_key(row.occurrence_id, row.stage, handover_who(handover.id, destination))
             session.execute(insert_new(session).values(
                 key=key, kind="reminder", org_id=row.org_id, occurrence_id=row.occurrence_id, stage=row.stage,
                 merged_stages=row.merged_stages, stage_day=row.stage_day, recipient=handover.to_name,

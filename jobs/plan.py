@@ -37,7 +37,7 @@ from jobs import handover
 from jobs.plan_context import OrgContext, Recipient, calendar_from_text, load_contexts, policy_from_text
 from jobs.plan_sql import SetPlanner
 from tracker.domain.model import ReminderPolicy
-from tracker.domain.reminders import Stage, merge_same_day, schedule_span, send_at, stages_between
+from tracker.domain.reminders import Stage, merge_same_day, reminder_key, schedule_span, send_at, stages_between
 from tracker.domain.thaidate import BANGKOK, fiscal_year
 from tracker.domain.workdays import WorkCalendar
 from tracker.store.models import ObligationRow, OccurrenceRow, OutboxRow, PlannerMarkRow
@@ -132,7 +132,7 @@ def outbox_rows(occ_id: int, ctx: OrgContext, unit: str, stages: Sequence[Stage]
         reason = _missed(stage, today, grace_days)
         day = stage.day.isoformat() if sqlite_dates else stage.day
         for name, destination, who in ctx.recipients(unit, stage.audience):
-            yield (f"occ:{occ_id}:{stage.label}:{who}", "reminder", ctx.id, occ_id, stage.label, "", day, name,
+            yield (reminder_key(occ_id, stage.label, who), "reminder", ctx.id, occ_id, stage.label, "", day, name,
                    destination, ctx.language, "skipped" if reason else "pending", reason, 0, send_after)
         return
     entries = merge_same_day(stages, lambda who: ctx.recipients(unit, who))
@@ -148,7 +148,7 @@ def outbox_rows(occ_id: int, ctx: OrgContext, unit: str, stages: Sequence[Stage]
             reason = f"superseded by {newest.label} on {newest.day.isoformat()} (planner was not running)"
         else:
             reason = _missed(stage, today, grace_days)
-        yield (f"occ:{occ_id}:{stage.label}:{who}", "reminder", ctx.id, occ_id, stage.label, ",".join(merged),
+        yield (reminder_key(occ_id, stage.label, who), "reminder", ctx.id, occ_id, stage.label, ",".join(merged),
                stage.day.isoformat() if sqlite_dates else stage.day, name, destination, ctx.language,
                "skipped" if reason else "pending", reason, 0, send_after)
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
+from string import Formatter
 from typing import Any
 
 from sqlalchemy import Connection, Text, cast, column, insert, or_, select, table, true
 from sqlalchemy.orm import Session
 
 from jobs.plan_context import OrgContext, all_recipients
-from tracker.domain.reminders import EXECUTIVES
+from tracker.domain.reminders import EXECUTIVES, REMINDER_KEY
 from tracker.store.models import ObligationRow, OccurrenceRow, OrganisationRow
 
 OPEN = ("occ_id", "org_id", "due", "unit_code", "policy_text", "closures_text", "lang")
@@ -59,6 +60,18 @@ def _utc(value: datetime, postgres: bool) -> Any:
 
 def _day(value: date, postgres: bool) -> Any:
     return value if postgres else value.isoformat()
+
+
+def key_sql(**columns: str) -> str:
+    """`REMINDER_KEY` as an SQL expression over `columns` (field name → column), e.g.
+    `'occ:' || o.occ_id || ':' || s.stage || ':' || r.who`."""
+    parts = []
+    for literal, name, _, _ in Formatter().parse(REMINDER_KEY):
+        if literal:
+            parts.append("'" + literal.replace("'", "''") + "'")
+        if name is not None:
+            parts.append(columns[name])
+    return " || ".join(parts)
 
 
 def recipient_rows(contexts: dict[int, OrgContext]) -> Iterable[tuple[Any, ...]]:
@@ -116,7 +129,7 @@ class SetPlanner:
     def insert(self, status: str, now: datetime) -> int:
         """Insert the outbox rows of the single-stage schedules of `status`; returns the rows inserted.
         NOT EXISTS first: planning again reads the key index instead of attempting every insert."""
-        key = "'occ:' || o.occ_id || ':' || s.stage || ':' || r.who"
+        key = key_sql(occurrence="o.occ_id", stage="s.stage", who="r.who")
         mark = "%(status)s" if self.postgres else ":status"
         sql = (
             "INSERT INTO outbox (key, kind, org_id, occurrence_id, stage, merged_stages, stage_day, recipient,"

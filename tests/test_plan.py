@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 import threading
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -13,7 +14,8 @@ from config.loader import LoadResult
 from jobs import plan
 from tests.fixtures_reminders import AS_OF, bkk, count_outbox, outbox, sync_sample
 from tracker.domain.model import Action
-from tracker.store.db import session_scope
+from tracker.domain.reminders import recipient_hash, reminder_key
+from tracker.store.db import migrate, open_engine, session_scope
 from tracker.store.repo import record_action
 
 
@@ -40,8 +42,11 @@ def test_planning_twice_creates_nothing_new(engine: Engine, sample: LoadResult) 
     assert count_outbox(engine) == 13
 
 
-def test_two_planners_at_once_create_each_reminder_once(engine: Engine, sample: LoadResult) -> None:
+@pytest.mark.parametrize("at", [AS_OF, bkk(2023, 10, 24, 9, 0)], ids=["fy2566", "across-1-october"])
+def test_two_planners_at_once_create_each_reminder_once(engine: Engine, sample: LoadResult, at: datetime) -> None:
+    # Across 1 October both planners find FY 2567 missing: one materialises it, the other waits and plans.
     sync_sample(engine, sample)
+    alone, materialised = _planned_alone(sample, at)
     barrier = threading.Barrier(2)
     results: list[plan.PlanResult] = []
     errors: list[BaseException] = []
@@ -49,7 +54,7 @@ def test_two_planners_at_once_create_each_reminder_once(engine: Engine, sample: 
     def planner() -> None:
         try:
             barrier.wait()
-            results.append(run(engine, AS_OF, org=None))
+            results.append(run(engine, at, org=None))
         except BaseException as exc:  # surfaced below
             errors.append(exc)
 
@@ -59,8 +64,33 @@ def test_two_planners_at_once_create_each_reminder_once(engine: Engine, sample: 
     for t in threads:
         t.join()
     assert not errors
-    assert sum(r.created for r in results) == 13
-    assert count_outbox(engine) == 13
+    assert sum(r.created for r in results) == alone
+    assert count_outbox(engine) == alone
+    assert sum(r.materialised for r in results) == materialised == (0 if at == AS_OF else 64)  # FY 2567's
+
+
+def _planned_alone(sample: LoadResult, at: datetime) -> tuple[int, int]:
+    """(rows created, occurrences materialised) by one planner at `at` on a fresh SQLite copy."""
+    with tempfile.TemporaryDirectory() as folder:
+        other = open_engine(f"sqlite:///{folder}/alone.sqlite3")
+        migrate(other)
+        sync_sample(other, sample)
+        result = run(other, at, org=None)
+        other.dispose()
+    return result.created, result.materialised
+
+
+def test_every_key_is_the_one_definition_on_both_planning_paths(engine: Engine, sample: LoadResult) -> None:
+    """The set-based path (one stage in range: SQL builds the key) and the Python path (merged stages)
+    write the key `reminder_key` gives."""
+    sync_sample(engine, sample)
+    run(engine, AS_OF)  # one stage per occurrence: keyed in SQL
+    run(engine, bkk(2022, 10, 28, 9, 0))  # before-1 (Sunday 30 Oct) moves onto before-3: merged in Python
+    rows = outbox(engine, kind="reminder")
+    assert any(r.merged_stages for r in rows) and any(not r.merged_stages for r in rows)
+    for r in rows:
+        assert r.occurrence_id is not None
+        assert r.key == reminder_key(r.occurrence_id, r.stage, recipient_hash(r.recipient, r.destination))
 
 
 def test_logging_an_action_cancels_pending_reminders(engine: Engine, sample: LoadResult) -> None:

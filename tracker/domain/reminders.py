@@ -144,10 +144,13 @@ class PlannedReminder:
         """Positive before the due date, negative after it."""
         return (self.due - self.day).days
 
-    @property
-    def key(self) -> str:
-        return reminder_key(self.occurrence_id, self.org, self.obligation, self.period, self.stage,
-                            self.recipient, self.destination)
+
+# The natural key of a reminder, defined once: the Python planner fills it with values
+# (`reminder_key`), the set-based planner with SQL columns (`jobs.plan_sql.key_sql`), so the two paths
+# cannot drift apart. `who` is `recipient_hash(recipient, destination)`, or `handover_who(…)` for a
+# reminder re-addressed during a leave. Stable across processes, runs and restarts: "never sent twice"
+# rests on it (outbox.key is UNIQUE).
+REMINDER_KEY = "occ:{occurrence}:{stage}:{who}"
 
 
 def recipient_hash(recipient: str, destination: str) -> str:
@@ -155,12 +158,14 @@ def recipient_hash(recipient: str, destination: str) -> str:
     return hashlib.sha256(f"{recipient}\n{destination}".encode()).hexdigest()[:20]
 
 
-def reminder_key(occurrence_id: int | None, org: str, obligation: str, period: str, stage: str,
-                 recipient: str, destination: str, who: str | None = None) -> str:
-    """The natural key of a reminder: stable across processes, runs and restarts. `who` is
-    `recipient_hash(recipient, destination)` when the caller already has it."""
-    occ = f"occ:{occurrence_id}" if occurrence_id is not None else f"occ:{org}/{obligation}/{period}"
-    return f"{occ}:{stage}:{who or recipient_hash(recipient, destination)}"
+def handover_who(handover_id: int, destination: str) -> str:
+    """`who` of a reminder handed over to a colleague's `destination` by hand-over `handover_id`."""
+    return f"handover{handover_id}:{hashlib.sha256(destination.encode()).hexdigest()[:16]}"
+
+
+def reminder_key(occurrence_id: int, stage: str, who: str) -> str:
+    """The natural key of the reminder of one occurrence's stage to one recipient's destination."""
+    return REMINDER_KEY.format(occurrence=occurrence_id, stage=stage, who=who)
 
 
 R = TypeVar("R", bound=Hashable)
