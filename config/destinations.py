@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
+from tracker.domain.line_webhook import CONNECT_DESTINATION
+
 DESTINATION_SCHEMES = ("line", "line-notify", "mailto", "https", "http", "outbox")
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 LINE_ID = re.compile(r"^[UCR][0-9a-f]{32}$")
@@ -32,9 +34,10 @@ def destination_error(url: str) -> str | None:
     if scheme not in DESTINATION_SCHEMES:
         return (f"destination '{scheme[:20]}:…' has an unknown scheme: use one of "
                 + ", ".join(f"{s}:" for s in DESTINATION_SCHEMES))
-    if scheme == "line" and not LINE_ID.match(rest.removeprefix("//")):
-        return ("a LINE destination is line://<ID>, with a user, group or room ID of U, C or R and 32 hex digits,"
-                " as LINE's webhook reports it")
+    if scheme == "line" and url != CONNECT_DESTINATION and not LINE_ID.match(rest.removeprefix("//")):
+        return (f"not a LINE destination: write \"{CONNECT_DESTINATION}\" (the person connects with a code from"
+                " `tracker line-connect`), or line://<ID> with a user, group or room ID of U, C or R and 32 hex"
+                " digits (lowercase), as LINE's webhook reports it")
     if scheme == "line-notify" and not ENV_NAME.match(rest.removeprefix("//")):
         return ("line-notify://<NAME> must name the environment variable that holds the token"
                 " (e.g. line-notify://MAKHA_NOTIFY_TOKEN), never the token itself")

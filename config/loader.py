@@ -17,6 +17,7 @@ from typing import Any
 from config.destinations import destination_error, destination_warning
 from config.locate import locate
 from tracker.domain.errors import DateParseError, Problem, RuleError
+from tracker.domain.line_webhook import CONNECT_DESTINATION
 from tracker.domain.model import ROLES, Action, Contact, Measure, Obligation, Organisation, ReminderPolicy, Unit
 from tracker.domain.rules import DueRule, rule_from_dict
 from tracker.domain.thaidate import check_ce_year, fiscal_year_bounds, format_thai_date, parse_date, plausible
@@ -156,6 +157,7 @@ class _Reader:
 
     def __init__(self, file: Path, text: str, problems: list[Problem]) -> None:
         self.file, self.text, self.problems = file, text, problems
+        self.connected: dict[str, str] = {}  # contact name → where its `line:connect` was written
 
     # -- reporting
     def error(self, path: str, message: str) -> None:
@@ -283,9 +285,24 @@ class _Reader:
                 destinations = []
             for d in destinations:
                 self.destination(d, f"{where}.destinations")
+            if CONNECT_DESTINATION in destinations:
+                self.connect_name(raw.get("name"), destinations, f"{where}.destinations")
             out.append(Contact(self.text_field(raw, where, "name"), str(role), tuple(destinations),
                                self.text_field(raw, where, "title", required=False)))
         return out
+
+    def connect_name(self, name: object, destinations: list[str], path: str) -> None:
+        """A `line:connect` contact is bound by name (`tracker line-connect NAME`): names must be unique."""
+        if destinations.count(CONNECT_DESTINATION) > 1:
+            self.error(path, f"\"{CONNECT_DESTINATION}\" is listed twice: once per contact is enough")
+        if not isinstance(name, str) or not name.strip():
+            return
+        if name.strip() in self.connected:
+            self.error(path, f"contact name '{name.strip()}' also has \"{CONNECT_DESTINATION}\" at"
+                       f" {self.connected[name.strip()]}: LINE connect codes are issued by contact name,"
+                       " so give each such contact its own name")
+        else:
+            self.connected[name.strip()] = path
 
     def destination(self, url: str, path: str) -> None:
         if error := destination_error(url):

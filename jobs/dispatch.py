@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
 from jobs import outbox_store
+from jobs.line_destinations import resolve_connected
 from jobs.outbox_store import Claimed, Outcome
 from jobs.plan import cancel_done
 from jobs.plan_context import calendar_from_text, policy_from_text
@@ -148,4 +149,5 @@ def _claim_batch(factory: sessionmaker[Session], owner: str, now: datetime, leas
         return 0, []
     with factory.begin() as session:
         render_missing(session, ids)
-        return len(ids), outbox_store.skip_broken(session, outbox_store.load(session, ids, owner), owner)
+        loaded = resolve_connected(session, outbox_store.load(session, ids, owner), owner)
+        return len(ids), outbox_store.skip_broken(session, loaded, owner)

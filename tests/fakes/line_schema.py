@@ -23,16 +23,20 @@ VENDORED_SPEC = Path(__file__).resolve().parents[1] / "fixtures" / "line-openapi
 COMPONENTS = "#/components/schemas/"
 
 
-def spec_path() -> Path:
-    """`$LINE_OPENAPI_SPEC`, else `shared/reference/line-openapi/` beside an ancestor of this file, else the
-    vendored copy in tests/fixtures."""
-    if os.environ.get("LINE_OPENAPI_SPEC"):
+MESSAGING = "messaging-api.yml"
+WEBHOOK = "webhook.yml"  # what LINE sends to us: the fake's webhook events are checked against it
+
+
+def spec_path(name: str = MESSAGING) -> Path:
+    """`$LINE_OPENAPI_SPEC` (messaging API), else `shared/reference/line-openapi/` beside an ancestor of
+    this file, else the vendored copy in tests/fixtures."""
+    if name == MESSAGING and os.environ.get("LINE_OPENAPI_SPEC"):
         return Path(os.environ["LINE_OPENAPI_SPEC"])
     for parent in Path(__file__).resolve().parents:
-        candidate = parent / "shared" / "reference" / "line-openapi" / "messaging-api.yml"
+        candidate = parent / "shared" / "reference" / "line-openapi" / name
         if candidate.exists():
             return candidate
-    return VENDORED_SPEC
+    return VENDORED_SPEC.with_name(name)
 
 
 def _rewrite_refs(node: Any) -> Any:
@@ -77,20 +81,20 @@ def build_defs(schemas: dict[str, Any]) -> dict[str, Any]:
 
 
 @functools.cache
-def _defs() -> dict[str, Any]:
-    spec = yaml.safe_load(spec_path().read_text(encoding="utf-8"))
-    return build_defs(spec["components"]["schemas"])
+def _defs(spec: str = MESSAGING) -> dict[str, Any]:
+    loaded = yaml.safe_load(spec_path(spec).read_text(encoding="utf-8"))
+    return build_defs(loaded["components"]["schemas"])
 
 
 @functools.cache
-def validator(schema_name: str) -> Draft202012Validator:
-    """A validator for one component schema, e.g. `PushMessageRequest`."""
-    schema = {"$ref": f"#/$defs/{schema_name}", "$defs": _defs()}
+def validator(schema_name: str, spec: str = MESSAGING) -> Draft202012Validator:
+    """A validator for one component schema, e.g. `PushMessageRequest` (or `CallbackRequest` of webhook.yml)."""
+    schema = {"$ref": f"#/$defs/{schema_name}", "$defs": _defs(spec)}
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema)
 
 
-def errors_for(schema_name: str, instance: Any) -> list[str]:
+def errors_for(schema_name: str, instance: Any, spec: str = MESSAGING) -> list[str]:
     """Every validation error of `instance`, as `path: message` strings (empty when valid)."""
-    found = validator(schema_name).iter_errors(instance)
+    found = validator(schema_name, spec).iter_errors(instance)
     return [f"{'/'.join(str(p) for p in e.absolute_path) or '<root>'}: {e.message}" for e in found]

@@ -4,7 +4,12 @@
   OpenAPI description (400 with `details`), text limited to 5,000 UTF-16 code units, `X-Line-Retry-Key`
   must be a UUID (400) and is remembered for 24 hours: a repeat answers 409 with
   `x-line-accepted-request-id` and is not delivered again.
-- `GET /v2/bot/message/quota` and `/v2/bot/message/quota/consumption`.
+- `POST /v2/bot/message/reply`: body validated (`ReplyMessageRequest`), replies recorded by token.
+- `GET /v2/bot/message/quota` (`quota_limit`: None is "none", else "limited") and
+  `/v2/bot/message/quota/consumption` (messages pushed plus `usage_offset`); `GET /v2/bot/info`.
+- Webhook events *to* the app, as LINE sends them: `webhook_request(...)` gives the body and the
+  `X-Line-Signature` header (signed with the channel secret; `tamper=True` changes the body after
+  signing), each event checked against `webhook.yml`; `send_webhook(url, ...)` posts it over HTTP.
 - `POST /api/notify`: the LINE Notify protocol (form field `message`, Bearer token).
 - `fail_next(status, ...)` programs failures; `latency_seconds` slows every request down.
 Every request is recorded with its validation errors so that a test can assert none failed.
@@ -12,6 +17,10 @@ Every request is recorded with its validation errors so that a test can assert n
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import itertools
 import json
 import re
 import threading
@@ -23,9 +32,13 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs
 
-from tests.fakes.http_server import LoopbackHTTPServer
-from tests.fakes.line_schema import errors_for, validator
+import requests
 
+from tests.fakes.http_server import LoopbackHTTPServer
+from tests.fakes.line_schema import WEBHOOK, errors_for, validator
+
+BOT_USER_ID = "U" + "b07" * 10 + "ab"
+BOT_BASIC_ID = "@ita-test"
 RETRY_KEY_TTL = 24 * 3600.0
 MAX_TEXT_UTF16 = 5000
 LINE_ID = re.compile(r"[UCR][0-9a-f]{32}")
@@ -67,8 +80,15 @@ class FakeLineServer:
         notify_token: str | None = "test-notify-token",
         clock: Callable[[], float] = time.time,
         latency_seconds: float = 0.0,
+        channel_secret: str = "test-channel-secret",
     ) -> None:
         self.token = token
+        self.channel_secret = channel_secret
+        self.quota_limit: int | None = None
+        self.usage_offset = 0
+        self.replies: list[tuple[str, list[dict[str, Any]]]] = []
+        self.sent_events: list[dict[str, Any]] = []
+        self._event_ids = itertools.count(1)
         self.notify_token = notify_token
         self.clock = clock
         self.latency_seconds = latency_seconds
@@ -86,6 +106,7 @@ class FakeLineServer:
         # Compile the OpenAPI schema now (cached): compiled lazily, concurrent first requests each parse
         # the YAML for seconds and time out, which real LINE never does.
         validator("PushMessageRequest")
+        validator("CallbackRequest", WEBHOOK)
         self._server = LoopbackHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
@@ -127,6 +148,58 @@ class FakeLineServer:
     def pushes(self) -> list[RecordedRequest]:
         return [r for r in self.requests if r.path == "/v2/bot/message/push"]
 
+    def reply_texts(self) -> list[str]:
+        return [m.get("text", "") for _, messages in self.replies for m in messages]
+
+    # -- webhook events sent to the app ----------------------------------------------------------
+    def event(self, kind: str, chat: str, *, text: str | None = None, postback: str | None = None,
+              user: str | None = None, event_id: str | None = None) -> dict[str, Any]:
+        """One webhook event as LINE builds it: `chat` is a user ID, or a group/room ID (C…/R…) with
+        `user` the member who acted."""
+        source: dict[str, Any] = {"type": "user", "userId": chat}
+        if chat.startswith("C"):
+            source = {"type": "group", "groupId": chat} | ({"userId": user} if user else {})
+        elif chat.startswith("R"):
+            source = {"type": "room", "roomId": chat} | ({"userId": user} if user else {})
+        number = next(self._event_ids)
+        event: dict[str, Any] = {
+            "type": kind, "timestamp": int(self.clock() * 1000), "mode": "active", "source": source,
+            "webhookEventId": event_id or f"01FAKE{number:020d}", "deliveryContext": {"isRedelivery": False},
+        }
+        if kind in ("follow", "join", "message", "postback"):
+            event["replyToken"] = uuid.uuid4().hex
+        if kind == "follow":
+            event["follow"] = {"isUnblocked": False}
+        if kind == "message":
+            event["message"] = {"type": "text", "id": str(number), "text": text or "", "quoteToken": uuid.uuid4().hex}
+        if kind == "postback":
+            event["postback"] = {"data": postback or ""}
+        return event
+
+    def webhook_request(self, *events: dict[str, Any], redelivery: bool = False, tamper: bool = False,
+                        secret: str | None = None) -> tuple[bytes, dict[str, str]]:
+        """(body, headers) of one webhook request carrying `events`, signed as LINE signs it. The body is
+        checked against webhook.yml's `CallbackRequest` (an AssertionError names what is wrong)."""
+        if redelivery:
+            events = tuple(e | {"deliveryContext": {"isRedelivery": True}} for e in events)
+        payload = {"destination": BOT_USER_ID, "events": list(events)}
+        problems = errors_for("CallbackRequest", payload, WEBHOOK)
+        assert not problems, f"the fake built an invalid webhook body: {problems}"
+        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        key = (secret if secret is not None else self.channel_secret).encode("utf-8")
+        signature = base64.b64encode(hmac.new(key, body, hashlib.sha256).digest()).decode("ascii")
+        if tamper:
+            body = body.replace(b'"active"', b'"standby"', 1)
+        with self._lock:
+            self.sent_events.extend(events)
+        return body, {"Content-Type": "application/json; charset=utf-8", "X-Line-Signature": signature}
+
+    def send_webhook(self, url: str, *events: dict[str, Any], redelivery: bool = False, tamper: bool = False,
+                     secret: str | None = None, timeout: float = 5.0) -> requests.Response:
+        """POST a signed webhook request to the app at `url`, as LINE does."""
+        body, headers = self.webhook_request(*events, redelivery=redelivery, tamper=tamper, secret=secret)
+        return requests.post(url, data=body, headers=headers, timeout=timeout)
+
     # -- behaviour -------------------------------------------------------------------------------
     def _planned_failure(self) -> PlannedFailure | None:
         with self._lock:
@@ -155,9 +228,15 @@ class FakeLineServer:
             headers = {"Retry-After": failure.retry_after} if failure.retry_after else {}
             return failure.status, headers, failure.body or {"message": DEFAULT_ERRORS.get(failure.status, "error")}
         if rec.method == "GET" and rec.path == "/v2/bot/message/quota":
-            return 200, {}, {"type": "none"}
+            limit = self.quota_limit
+            return 200, {}, {"type": "none"} if limit is None else {"type": "limited", "value": limit}
         if rec.method == "GET" and rec.path == "/v2/bot/message/quota/consumption":
-            return 200, {}, {"totalUsage": len(self.delivered)}
+            return 200, {}, {"totalUsage": len(self.delivered) + self.usage_offset}
+        if rec.method == "GET" and rec.path == "/v2/bot/info":
+            return 200, {}, {"userId": BOT_USER_ID, "basicId": BOT_BASIC_ID, "displayName": "ITA Tracker",
+                             "chatMode": "bot", "markAsReadMode": "auto"}
+        if rec.method == "POST" and rec.path == "/v2/bot/message/reply":
+            return self._reply(rec)
         if rec.method == "POST" and rec.path == "/v2/bot/message/push":
             return self._push(rec)
         if rec.method == "POST" and notify:
@@ -195,6 +274,20 @@ class FakeLineServer:
                 self.delivered.append((rec.json["to"], message.get("text", "")))
         sent = [{"id": str(uuid.uuid4().int)[:18], "quoteToken": uuid.uuid4().hex} for _ in rec.json["messages"]]
         return 200, {"x-line-request-id": request_id}, {"sentMessages": sent}
+
+    def _reply(self, rec: RecordedRequest) -> tuple[int, dict[str, str], Any]:
+        try:
+            rec.json = json.loads(rec.body)
+        except ValueError:
+            rec.validation_errors.append("body is not JSON")
+            return 400, {}, {"message": "The request body could not be parsed as JSON"}
+        rec.validation_errors.extend(errors_for("ReplyMessageRequest", rec.json))
+        rec.validation_errors.extend(_beyond_schema(rec.json))
+        if rec.validation_errors:
+            return 400, {}, {"message": f"The request body has {len(rec.validation_errors)} error(s)"}
+        with self._lock:
+            self.replies.append((rec.json["replyToken"], rec.json["messages"]))
+        return 200, {"x-line-request-id": str(uuid.uuid4())}, {"sentMessages": []}
 
     def _notify(self, rec: RecordedRequest) -> tuple[int, dict[str, str], Any]:
         form = parse_qs(rec.body.decode("utf-8"))

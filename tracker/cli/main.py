@@ -47,6 +47,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "handover": ("trail", "hand a person's reminders to a colleague while on leave"),
     "audit": ("trail", "the audit trail of an organisation, newest first"),
     "evidence": ("evidence", "check evidence links (`check`), or list the broken ones (`list`)"),
+    "line-connect": ("line", "a one-time code that connects a contact's LINE chat (valid 7 days)"),
+    "line-bindings": ("line", "contacts that should get LINE and whether they are connected"),
 }
 COMMAND_MODULES: tuple[str, ...] = tuple(dict.fromkeys(module for module, _ in COMMANDS.values()))
 

@@ -1,0 +1,166 @@
+"""Handle one LINE webhook request: verify, record each event once, act, then reply.
+
+The order matters. The signature is checked over the raw bytes before anything is parsed or written,
+so a forged request records nothing. All events of a request are handled in one transaction together
+with their `webhookEventId`s, so a redelivery (LINE retries when we were slow or failed) finds them
+recorded and does nothing twice. Replies go out after the commit: a reply token lives about a minute,
+and a failed reply must not undo a binding. The whole thing is quick (a few indexed queries and at most
+one reply per event), well inside LINE's one-second expectation.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from config.settings import Settings
+from jobs.enqueue import NewMessage, destination_hash, enqueue, natural_key
+from notifiers.base import DeliveryError
+from notifiers.line_api import LineApi
+from tracker.domain.line_webhook import (
+    CONNECT_DESTINATION,
+    LineEvent,
+    WebhookFormatError,
+    command_in,
+    connect_code_in,
+    parse_callback,
+    signature_ok,
+)
+from tracker.domain.thaidate import BANGKOK, fiscal_year
+from tracker.messages.line_chat import phrase, render_line_disabled, status_reply
+from tracker.store.db import session_scope
+from tracker.store.line_links import Bound, bind_with_code, bindings_of_chat, disable_chat, first_delivery
+from tracker.store.models import ContactRow, OrganisationRow
+from tracker.store.status_query import org_statuses
+
+log = logging.getLogger(__name__)
+CHANNEL_SECRET_ENV = "LINE_CHANNEL_SECRET"
+SignInLink = Callable[[Session, Bound, datetime], str]  # the web's one-time sign-in link for a bound contact
+
+
+@dataclass
+class WebhookResult:
+    """What the web view answers: `status` (200, 400, 401, 404), and what was done."""
+
+    status: int
+    reason: str = ""
+    handled: int = 0
+    duplicates: int = 0
+    replies: list[tuple[str, str]] = field(default_factory=list)  # (reply token, text)
+
+
+def channel_secret(settings: Settings, channel: str) -> str | None:
+    """The channel secret of the global channel ("") — `LINE_CHANNEL_SECRET` or its `_FILE` twin."""
+    if channel:
+        return None  # organisations' own channels: not configured yet (see the README's limits)
+    secret = settings.secret(CHANNEL_SECRET_ENV)
+    return secret.reveal() if secret else None
+
+
+def handle_webhook(engine: Engine, settings: Settings, body: bytes, signature: str | None, now: datetime,
+                   channel: str = "", *, sign_in_link: SignInLink | None = None,
+                   api: LineApi | None = None) -> WebhookResult:
+    """Verify and handle one webhook request, then send the replies. Never raises for bad input."""
+    secret = channel_secret(settings, channel)
+    if secret is None:
+        return WebhookResult(404, f"no LINE channel '{channel or 'default'}': set {CHANNEL_SECRET_ENV}")
+    if not signature_ok(secret, body, signature):
+        return WebhookResult(401, "missing or wrong X-Line-Signature")
+    try:
+        events = parse_callback(body)
+    except WebhookFormatError as exc:
+        return WebhookResult(400, str(exc))
+    result = WebhookResult(200)
+    with session_scope(engine) as session:
+        for event in events:
+            if not first_delivery(session, event.event_id, channel, event.type, now):
+                result.duplicates += 1
+                continue
+            result.handled += 1
+            text = _act(session, event, channel, now, sign_in_link)
+            if text and event.reply_token:
+                result.replies.append((event.reply_token, text))
+    _send_replies(settings, result.replies, api)
+    return result
+
+
+def _act(session: Session, event: LineEvent, channel: str, now: datetime,
+         sign_in_link: SignInLink | None) -> str | None:
+    """Apply one event; the reply text, if any."""
+    if event.type == "follow":
+        return phrase("welcome")
+    if event.type == "join":
+        return phrase("welcome_group")
+    if event.type in ("unfollow", "leave"):
+        for disabled in disable_chat(session, event.chat_id, channel, event.type, now):
+            _alert_admins(session, disabled, event.type, now)
+        return None
+    if event.type != "message" or not event.text:
+        return None
+    code = connect_code_in(event.text)
+    if code is not None:
+        bound = bind_with_code(session, code, event.chat_kind, event.chat_id, channel, now)
+        if bound is None:
+            return phrase("bad_code")
+        return phrase("bound", _lang(session, bound.org_id), contact=bound.contact, org=bound.org_code)
+    command = command_in(event.text)
+    if command is None:
+        return None
+    bindings = bindings_of_chat(session, event.chat_id)
+    if command == "help" or not bindings:
+        return phrase("help" if bindings or command == "help" else "not_bound")
+    if command == "status":
+        return "\n\n".join(_status(session, b, now) for b in bindings)
+    if sign_in_link is None:
+        return phrase("help")
+    return sign_in_link(session, bindings[0], now)
+
+
+def _lang(session: Session, org_id: int) -> str:
+    return session.scalar(select(OrganisationRow.language).where(OrganisationRow.id == org_id)) or "th"
+
+
+def _status(session: Session, bound: Bound, now: datetime) -> str:
+    today = now.astimezone(BANGKOK).date()
+    org, items = org_statuses(session, bound.org_code, today, fiscal_year(today))
+    unit = session.scalar(select(ContactRow.unit_code).where(ContactRow.org_id == bound.org_id,
+                                                            ContactRow.name == bound.contact))
+    units = {unit} if unit else None  # executives and admins see every unit
+    return status_reply(org, items, units, bound.contact if unit is None else org.unit(unit).name, org.language)
+
+
+def _alert_admins(session: Session, bound: Bound, event: str, now: datetime) -> None:
+    """Tell the organisation's admins, once per disabling, on every admin destination."""
+    name, lang = session.execute(select(OrganisationRow.name, OrganisationRow.language)
+                                 .where(OrganisationRow.id == bound.org_id)).one()
+    rendered = render_line_disabled(name, bound.org_code, bound.contact, event, lang)
+    admins = session.execute(select(ContactRow.name, ContactRow.destinations).where(
+        ContactRow.org_id == bound.org_id, ContactRow.kind == "admin")).all()
+    enqueue(session, [
+        NewMessage(natural_key("alert", "line-disabled", destination_hash(bound.contact), now.isoformat(),
+                               destination_hash(f"{admin}|{dest}")),
+                   "alert", bound.org_id, admin, dest, rendered.subject, rendered.text, now, rendered.html,
+                   rendered.line_text, lang, "alert")
+        for admin, dests in admins for dest in dests
+        if not (admin == bound.contact and dest == CONNECT_DESTINATION)
+    ], now)
+
+
+def _send_replies(settings: Settings, replies: list[tuple[str, str]], api: LineApi | None) -> None:
+    if not replies:
+        return
+    client = api or LineApi(settings)
+    try:
+        for token, text in replies:
+            try:
+                client.reply(token, [text])
+            except DeliveryError as exc:  # the binding stands; the person can ask again
+                log.warning("LINE reply failed: %s", exc.reason)
+    finally:
+        if api is None:
+            client.close()
