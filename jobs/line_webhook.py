@@ -82,15 +82,15 @@ def handle_webhook(engine: Engine, settings: Settings, body: bytes, signature: s
                 result.duplicates += 1
                 continue
             result.handled += 1
-            text = _act(session, event, channel, now, sign_in_link)
+            text = _act(session, event, channel, now, sign_in_link, settings.base_url)
             if text and event.reply_token:
                 result.replies.append((event.reply_token, text))
     _send_replies(settings, result.replies, api)
     return result
 
 
-def _act(session: Session, event: LineEvent, channel: str, now: datetime,
-         sign_in_link: SignInLink | None) -> str | None:
+def _act(session: Session, event: LineEvent, channel: str, now: datetime, sign_in_link: SignInLink | None,
+         base_url: str) -> str | None:
     """Apply one event; the reply text, if any."""
     if event.type == "follow":
         return phrase("welcome")
@@ -116,8 +116,8 @@ def _act(session: Session, event: LineEvent, channel: str, now: datetime,
         return phrase("help" if bindings or command == "help" else "not_bound")
     if command == "status":
         return "\n\n".join(_status(session, b, now) for b in bindings)
-    if sign_in_link is None:
-        return phrase("help")
+    if sign_in_link is None:  # the web's one-time link is not wired in: point at the sign-in page
+        return phrase("signin_page", _lang(session, bindings[0].org_id), url=f"{base_url}/signin/")
     return sign_in_link(session, bindings[0], now)
 
 

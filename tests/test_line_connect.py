@@ -21,7 +21,7 @@ from tests.fakes.line_server import BOT_BASIC_ID, FakeLineServer
 from tests.fakes.plugin import fake_line, smtp_server  # noqa: F401
 from tests.fakes.smtp_server import SmtpServer
 from tests.fixtures_reminders import AS_OF, bkk
-from tests.line_support import OFFICER, OFFICER_ID, connect_sample, line_settings, load_connect_sample, sync
+from tests.line_support import OFFICER, OFFICER_ID, connect_sample, line_settings, load_connect_sample
 from tracker.cli.common import Context
 from tracker.cli.main import main
 from tracker.store.db import session_scope

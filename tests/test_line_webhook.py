@@ -163,6 +163,8 @@ def test_commands_answer_with_the_reply_token(synced: Engine, settings: Settings
     status = fake_line.reply_texts()[-1]
     assert status.startswith("รายการที่ยังไม่เสร็จ: สำนักปลัด") and "O10-1" in status and "ต.ค." in status
     assert "กองคลัง" not in status
+    post(synced, settings, fake_line, fake_line.event("message", OFFICER_ID, text="เข้าสู่ระบบ"))
+    assert f"{settings.base_url}/signin/" in fake_line.reply_texts()[-1]
     tokens = [token for token, _ in fake_line.replies]
     assert len(set(tokens)) == len(tokens)  # each reply used its own event's token
     assert fake_line.validation_failures == []

@@ -28,6 +28,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "status_head": "รายการที่ยังไม่เสร็จ: {who}",
         "status_none": "ไม่มีรายการค้างของ {who}",
         "status_more": "และอีก {n} รายการ",
+        "signin_page": "ขอลิงก์เข้าสู่ระบบได้ที่ {url} (ระบบส่งลิงก์ไปยังช่องทางที่ลงทะเบียนไว้)",
         "not_bound": "แชตนี้ยังไม่ได้เชื่อมต่อกับระบบ โปรดพิมพ์รหัสเชื่อมต่อที่ได้รับจากผู้ดูแลระบบ",
         "disabled_subject": "[LINE ถูกยกเลิก] {contact}",
         "disabled_text": ("{contact} ของ{org} {how} จึงหยุดส่งแจ้งเตือนทาง LINE ถึงแชตนี้แล้ว "
@@ -49,6 +50,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "status_head": "Open items: {who}",
         "status_none": "Nothing open for {who}",
         "status_more": "and {n} more",
+        "signin_page": "Ask for a sign-in link at {url} (it is sent to your registered destinations)",
         "not_bound": "This chat is not connected yet: send the connect code from your administrator.",
         "disabled_subject": "[LINE disabled] {contact}",
         "disabled_text": ("{contact} of {org} {how}, so LINE reminders to that chat have stopped; other "
