@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from jobs.enqueue import NewMessage, destination_hash, enqueue, natural_key
@@ -21,6 +21,7 @@ from tracker.domain.model import Organisation
 from tracker.domain.thaidate import BANGKOK, fiscal_year
 from tracker.domain.workdays import WorkCalendar
 from tracker.messages.digest import RenderedDigest, render_digest
+from tracker.store.db import session_scope
 from tracker.store.evidence import broken_links
 from tracker.store.models import OrganisationRow, OutboxRow
 from tracker.store.repo import (
@@ -111,22 +112,43 @@ def _calendars(session: Session, org: str | None) -> list[tuple[str, WorkCalenda
 
 def run_once(session: Session, now: datetime, org: str | None = None, *, hour: time = DEFAULT_HOUR,
              grace_days: int = DEFAULT_GRACE_DAYS) -> DigestResult:
-    """Queue the digests due at `now` (aware). Safe to call as often as you like."""
+    """Queue the digests due at `now` (aware), in the caller's transaction. Safe to call as often as you
+    like. The service uses `run_each`, which does the same one organisation per transaction."""
     local = now.astimezone(BANGKOK)
     result = DigestResult()
     for code, calendar in _calendars(session, org):
-        if not is_due(calendar, local, hour, grace_days):
-            continue
-        result.orgs.append(code)
-        organisation = load_organisation(session, code)
-        keys = [digest_key(code, local.year, local.month, name, dest) for name, dest in recipients(organisation)]
-        queued = set(session.scalars(select(OutboxRow.key).where(OutboxRow.key.in_(keys))))
-        if queued >= set(keys):
-            # Rendering costs more than the lookup: skip it when every executive already has theirs.
-            result.already_queued += len(keys)
-            continue
-        composed = compose(session, code, local.year, local.month, local.date(), now)
-        created = enqueue(session, composed.messages, now)
-        result.created += created
-        result.already_queued += len(composed.messages) - created
+        if is_due(calendar, local, hour, grace_days):
+            _queue(session, code, now, result)
     return result
+
+
+def run_each(engine: Engine, now: datetime, org: str | None = None, *, hour: time = DEFAULT_HOUR,
+             grace_days: int = DEFAULT_GRACE_DAYS) -> DigestResult:
+    """As `run_once`, each organisation in its own short transaction: on SQLite a write transaction
+    locks the whole database, and one held across 7,850 organisations (minutes) made every other writer
+    (the reminder sweep, `tracker log`) fail with "database is locked"."""
+    local = now.astimezone(BANGKOK)
+    result = DigestResult()
+    with session_scope(engine) as session:
+        due = [code for code, calendar in _calendars(session, org) if is_due(calendar, local, hour, grace_days)]
+    for code in due:
+        with session_scope(engine) as session:
+            _queue(session, code, now, result)
+    return result
+
+
+def _queue(session: Session, code: str, now: datetime, result: DigestResult) -> None:
+    """Queue organisation `code`'s digest of `now`'s month to each executive who has not got it yet."""
+    local = now.astimezone(BANGKOK)
+    result.orgs.append(code)
+    organisation = load_organisation(session, code)
+    keys = [digest_key(code, local.year, local.month, name, dest) for name, dest in recipients(organisation)]
+    queued = set(session.scalars(select(OutboxRow.key).where(OutboxRow.key.in_(keys))))
+    if queued >= set(keys):
+        # Rendering costs more than the lookup: skip it when every executive already has theirs.
+        result.already_queued += len(keys)
+        return
+    composed = compose(session, code, local.year, local.month, local.date(), now)
+    created = enqueue(session, composed.messages, now)
+    result.created += created
+    result.already_queued += len(composed.messages) - created

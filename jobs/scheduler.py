@@ -108,8 +108,8 @@ class Service:
     def digests(self) -> DigestResult:
         now = self.clock()
         result = DigestResult()
-        with self._guard("digests"), session_scope(self.engine) as session:
-            result = digest.run_once(session, now, hour=self.options.digest_hour,
+        with self._guard("digests"):
+            result = digest.run_each(self.engine, now, hour=self.options.digest_hour,
                                      grace_days=self.options.grace_days)
         log.info("digests at %s: queued %d, already queued %d%s", _local(now), result.created,
                  result.already_queued, f" ({', '.join(result.orgs)})" if result.orgs else "")
@@ -147,7 +147,7 @@ class Service:
         counts = SweepCounts()
         with session_scope(self.engine) as session:
             planned = plan.plan(session, now, grace_days=self.options.grace_days)
-            queued = digest.run_once(session, now, hour=self.options.digest_hour, grace_days=self.options.grace_days)
+        queued = digest.run_each(self.engine, now, hour=self.options.digest_hour, grace_days=self.options.grace_days)
         counts.planned, counts.skipped, counts.cancelled = planned.created, planned.skipped, planned.cancelled
         counts.digests = queued.created
         self._dispatch(now, counts)

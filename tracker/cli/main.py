@@ -121,9 +121,17 @@ def explain(exc: Exception, ctx: Context | None) -> TrackerError:
         from notifiers.masking import mask_secrets
 
         first = mask_secrets(first, [ctx.settings.line_token, ctx.settings.smtp_password,
-                                     ctx.settings.secret(ctx.settings.webhook_secret_env)])
+                                     ctx.settings.secret(ctx.settings.webhook_secret_env),
+                                     _database_password(ctx.settings.database_url)])
     return UnavailableError(f"unexpected {type(exc).__name__}: {first[:300]} — run again with --debug to see"
                             " where it failed, and report it")
+
+
+def _database_password(url: str) -> str | None:
+    """The password in DATABASE_URL, to mask it wherever a message might repeat the URL."""
+    _, at, _ = url.partition("@")
+    userinfo = url.split("://", 1)[-1].split("@", 1)[0] if at else ""
+    return userinfo.partition(":")[2] or None
 
 
 if __name__ == "__main__":
