@@ -12,8 +12,9 @@ import ssl
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.utils import format_datetime, parseaddr
 from urllib.parse import unquote, urlsplit
 
 from config.settings import Secret
@@ -26,8 +27,22 @@ from notifiers.base import (
     mask_destination,
     mask_secrets,
 )
+from tracker.domain.thaidate import BANGKOK
 
 DEFAULT_PORTS = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
+# The name a reader sees in the From: column when SMTP_FROM gives an address alone. Short on purpose: a
+# longer Thai name is folded into several encoded words, and some readers show a space between them.
+SENDER_NAMES = {"th": "ระบบแจ้งเตือน ITA", "en": "ITA Tracker"}
+
+
+def sender(from_addr: str, lang: str) -> Address | str:
+    """`from_addr` with a display name in the reader's language, unless it names itself
+    ("เทศบาลตำบลมะค่า <ita@makha.go.th>" is kept as it is)."""
+    name, addr = parseaddr(from_addr)
+    if name or "@" not in addr:
+        return from_addr
+    username, _, domain = addr.rpartition("@")
+    return Address(display_name=SENDER_NAMES.get(lang, SENDER_NAMES["th"]), username=username, domain=domain)
 
 
 def message_id(key: str) -> str:
@@ -36,10 +51,11 @@ def message_id(key: str) -> str:
 
 
 def build_email(message: OutgoingMessage, *, from_addr: str, to_addr: str | None, now: datetime) -> EmailMessage:
-    """The email for `message`: plain text, plus an HTML alternative when the message has one."""
+    """The email for `message`: plain text, plus an HTML alternative when the message has one. `now` is
+    the instant it is handed to the server (the `Date:` a reader sees), not when it was planned."""
     mail = EmailMessage()
     mail["Subject"] = message.subject
-    mail["From"] = from_addr
+    mail["From"] = sender(from_addr, message.lang)
     if to_addr:
         mail["To"] = to_addr
     mail["Date"] = format_datetime(now)
@@ -93,7 +109,8 @@ class EmailNotifier(Notifier):
                 permanent=True,
             )
         endpoint = SmtpEndpoint.parse(self.settings.smtp_url)
-        mail = build_email(message, from_addr=self.settings.smtp_from, to_addr=to_addr, now=datetime.now().astimezone())
+        # Date: the moment it is handed over (not when it was planned), in Bangkok time.
+        mail = build_email(message, from_addr=self.settings.smtp_from, to_addr=to_addr, now=datetime.now(BANGKOK))
         where = f"SMTP {endpoint.host}:{endpoint.port}"
         try:
             with self._connect(endpoint) as smtp:

@@ -18,6 +18,7 @@ from urllib.parse import parse_qs
 
 from notifiers.base import DeliveryError, Notifier, OutgoingMessage, Receipt, mask_destination
 from notifiers.email import build_email, message_id
+from tracker.domain.thaidate import BANGKOK
 
 SAFE = re.compile(r"[A-Za-z0-9._-]{1,120}")
 SUBDIR = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*")
@@ -67,7 +68,7 @@ class OutboxNotifier(Notifier):
     def send(self, destination: str, message: OutgoingMessage) -> Receipt:
         folder, stands_for = self.folder(destination)
         to_addr = stands_for.removeprefix("mailto:") if stands_for and stands_for.startswith("mailto:") else None
-        mail = build_email(message, from_addr=self.settings.smtp_from, to_addr=to_addr, now=datetime.now().astimezone())
+        mail = build_email(message, from_addr=self.settings.smtp_from, to_addr=to_addr, now=datetime.now(BANGKOK))
         record = {
             "key": message.key,
             "for": stands_for,

@@ -35,7 +35,7 @@ def test_thai_email_arrives_as_multipart_alternative(smtp_server: SmtpServer) ->
     assert received.rcpt_tos == ["finance@makha.example"]
     assert mail["Subject"] == SUBJECT  # decoded back from its RFC 2047 encoding
     assert b"=?utf-8?" in received.raw  # and really encoded on the wire
-    assert mail["From"] == "ita-tracker@makha.example" and mail["To"] == "finance@makha.example"
+    assert mail["From"] == "ระบบแจ้งเตือน ITA <ita-tracker@makha.example>" and mail["To"] == "finance@makha.example"
     assert mail["Date"] is not None
     assert mail.get_content_type() == "multipart/alternative"
     plain = mail.get_body(("plain",))

@@ -23,8 +23,8 @@ from tracker.cli.common import (
     today_bangkok,
 )
 from tracker.domain.model import Action, Organisation
-from tracker.domain.status import OccurrenceStatus, status_label
-from tracker.domain.thaidate import fiscal_year, format_date, to_thai_digits
+from tracker.domain.status import OccurrenceStatus, status_text
+from tracker.domain.thaidate import fiscal_year, format_date, period_label, to_thai_digits
 from tracker.store import status_query
 from tracker.store.actions import InvalidAction, log_action
 from tracker.store.db import migrate, safe_url, session_scope
@@ -139,7 +139,9 @@ def board(org: Organisation, items: list[OccurrenceStatus], today: date, fy: int
     """The status board a person reads: one line per deadline, worst news easy to spot."""
     th = lang != "en"
     units = {u.code: u.name for u in org.units}
-    headers = (["มาตรการ", "ภาระงาน", "หน่วยงาน", "รอบ", "กำหนด", "สถานะ", "ดำเนินการเมื่อ", "หมายเหตุ"] if th else
+    # "รายการ" is what officials call one item of a measure's timetable; periods as they write them
+    # ("เม.ย. ๖๖", "ไตรมาส ๑/๒๕๖๖"), the codes stay in the JSON.
+    headers = (["มาตรการ", "รายการ", "หน่วยงาน", "รอบ", "กำหนด", "สถานะ", "ดำเนินการเมื่อ", "หมายเหตุ"] if th else
                ["Measure", "Obligation", "Unit", "Period", "Due", "Status", "Done on", "Note"])
     rows = []
     for item in items:
@@ -149,18 +151,19 @@ def board(org: Organisation, items: list[OccurrenceStatus], today: date, fy: int
             note = to_thai_digits(f"ล่าช้า {item.days_late} วัน") if th else f"{item.days_late} days late"
         elif item.days_overdue is not None:
             note = to_thai_digits(f"เกินกำหนด {item.days_overdue} วัน") if th else f"{item.days_overdue} days overdue"
-        elif item.days_to_due is not None and item.status.value in ("open", "due_soon"):
+        elif item.days_to_due and item.status.value in ("open", "due_soon"):
             note = to_thai_digits(f"เหลือ {item.days_to_due} วัน") if th else f"{item.days_to_due} days left"
-        rows.append([ob.measure, ob.code, units.get(ob.unit, ob.unit), item.occurrence.period,
+        rows.append([ob.measure, ob.code, units.get(ob.unit, ob.unit), period_label(item.occurrence.period, lang),
                      format_date(item.occurrence.due, lang, style="short" if th else "long"),
-                     status_label(item.status, lang),
+                     status_text(item, lang),
                      format_date(item.done_on, lang, style="short" if th else "long") if item.done_on else "-", note])
     title = (f"{org.name} อำเภอ{org.district} จังหวัด{org.province} — ปีงบประมาณ พ.ศ. {to_thai_digits(str(fy))}"
              f" ณ วันที่ {format_date(today, 'th')}" if th else
              f"{org.name} ({org.district}, {org.province}) — fiscal year {fy} as of {format_date(today, 'en')}")
     counts: dict[str, int] = {}
     for item in items:
-        counts[status_label(item.status, lang)] = counts.get(status_label(item.status, lang), 0) + 1
+        label = status_text(item, lang)
+        counts[label] = counts.get(label, 0) + 1
     summary = " · ".join(f"{k} {to_thai_digits(str(v)) if th else v}" for k, v in counts.items())
     return f"{title}\n{render_table(headers, rows)}\n{summary}\n"
 

@@ -24,8 +24,10 @@ class Status(StrEnum):
 
 
 STATUS_TH = {
-    Status.UPCOMING: "ยังไม่ถึงกำหนด",
-    Status.OPEN: "อยู่ระหว่างดำเนินการ",
+    # Neither claims progress: "อยู่ระหว่างดำเนินการ" is what an officer writes of work under way, and
+    # nothing logged is no evidence of that.
+    Status.UPCOMING: "ยังไม่ถึงรอบดำเนินการ",
+    Status.OPEN: "ยังไม่ครบกำหนด",
     Status.DUE_SOON: "ใกล้ครบกำหนด",
     Status.DONE: "ดำเนินการแล้ว",
     Status.LATE: "ดำเนินการล่าช้า",
@@ -33,7 +35,7 @@ STATUS_TH = {
 }
 STATUS_EN = {
     Status.UPCOMING: "upcoming",
-    Status.OPEN: "open",
+    Status.OPEN: "not yet due",
     Status.DUE_SOON: "due soon",
     Status.DONE: "done",
     Status.LATE: "done late",
@@ -43,6 +45,14 @@ STATUS_EN = {
 
 def status_label(status: Status, lang: str) -> str:
     return (STATUS_EN if lang == "en" else STATUS_TH)[status]
+
+
+def status_text(item: OccurrenceStatus, lang: str) -> str:
+    """The status as a reader is told it: on the due date itself "ครบกำหนดวันนี้", not "ใกล้ครบกำหนด"
+    with nought days left."""
+    if item.status in (Status.OPEN, Status.DUE_SOON) and item.days_to_due == 0:
+        return "due today" if lang == "en" else "ครบกำหนดวันนี้"
+    return status_label(item.status, lang)
 
 
 @dataclass(frozen=True)

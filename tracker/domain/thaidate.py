@@ -273,3 +273,36 @@ def untracked_day(day: date, first_fy: int, today: date) -> str | None:
         return (f"{day.isoformat()} is outside the fiscal years {first}–{last} (B.E.) tracked, {start.isoformat()}"
                 f" – {end.isoformat()}: check the year")
     return None
+
+
+# ---------------------------------------------------------------- period codes as officials write them
+
+_PERIOD_CODE = re.compile(r"^(\d{4})(?:-([MQH])(\d{1,2}))?$")
+
+
+def period_label(code: str, lang: str = "th") -> str:
+    """A period code ("2566-M07", "2566-Q1", "2566-H1", "2566") as officials write it.
+
+    "2566-M07" is the 7th month of FY 2566, April 2023: "เม.ย. ๖๖" (the calendar B.E. year, as on a
+    letter), never "M07", which reads as July. Quarters and halves carry the fiscal year: "ไตรมาส ๑/๒๕๖๖",
+    "ครึ่งปีแรก ๒๕๖๖"; the whole year "ปีงบ ๒๕๖๖". Codes stay in JSON; an unknown code is shown as it is.
+    """
+    match = _PERIOD_CODE.match(code)
+    if not match:
+        return code
+    fy, kind, number = int(match[1]), match[2], int(match[3] or 0)
+    th = lang != "en"
+    if kind == "M" and 1 <= number <= 12:
+        first = fiscal_year_bounds(fy).start + relativedelta(months=number - 1)
+        if th:
+            return to_thai_digits(f"{MONTHS_ABBR[first.month - 1]} {ce_to_be(first.year) % 100:02d}")
+        return f"{MONTHS_EN[first.month - 1][:3]} {first.year}"
+    if kind == "Q" and 1 <= number <= 4:
+        return to_thai_digits(f"ไตรมาส {number}/{fy}") if th else f"Q{number} FY {fy}"
+    if kind == "H" and number in (1, 2):
+        if th:
+            return to_thai_digits(f"{'ครึ่งปีแรก' if number == 1 else 'ครึ่งปีหลัง'} {fy}")
+        return f"{'first' if number == 1 else 'second'} half FY {fy}"
+    if kind is None:
+        return to_thai_digits(f"ปีงบ {fy}") if th else f"FY {fy}"
+    return code

@@ -1,9 +1,11 @@
 """Render reminders (and delivery alerts) into subject, plain text, HTML and a short LINE text.
 
 Each stage kind (before, due, overdue, escalation) has a template per language under `templates/<lang>/`
-defining `subject` and `headline`; the three layouts (`message.txt.j2`, `message.html.j2`,
-`message.line.j2`) put them around the facts. Only `.html.j2` templates autoescape: the other formats
-are plain text, where escaping would show "&amp;" to the reader.
+defining `subject`, `greeting`, `headline` and `closing`; the three layouts (`message.txt.j2`, `message.html.j2`,
+`message.line.j2`) put them between a greeting ("เรียน …") and a closing ("จึงเรียนมาเพื่อโปรดทราบและ
+ดำเนินการ"), the register of an official letter. No person is shown a command line: where the web app gives
+a signed link (`action_url`), the message carries it; otherwise it asks for the result to be recorded.
+Only `.html.j2` templates autoescape: the other formats are plain text, where escaping would show "&amp;".
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import escape
 
-from tracker.domain.thaidate import format_date, to_thai_digits
+from tracker.domain.thaidate import format_date, period_label, to_thai_digits
 from tracker.messages.outgoing import OutgoingMessage
 
 LANGS = ("th", "en")
@@ -67,17 +69,9 @@ def environment() -> Environment:
     )
 
 
-def log_command(content: ReminderContent, lang: str) -> str:
-    """The exact command that records the work (and so stops the reminders)."""
-    when, link = ("<YYYY-MM-DD>", "<https://…>") if lang == "en" else ("<วันที่ดำเนินการ>", "<ลิงก์หลักฐาน>")
-    command = f"tracker log --org {content.org_code} --obligation {content.obligation_code} --date {when}"
-    if "-" in content.period:  # a recurring obligation: name the round, a date alone may mislead
-        command += f" --period {content.period}"
-    return f"{command} --evidence {link}"
-
-
-def _context(content: ReminderContent, lang: str) -> dict[str, Any]:
+def _context(content: ReminderContent, lang: str, action_url: str | None) -> dict[str, Any]:
     days_left = (content.due - content.day).days
+    recurring = "-" in content.period  # a recurring obligation: name the round, a date alone may mislead
     return {
         **{name: getattr(content, name) for name in content.__dataclass_fields__},
         "lang": lang,
@@ -85,17 +79,20 @@ def _context(content: ReminderContent, lang: str) -> dict[str, Any]:
         "days": abs(days_left),
         "days_th": to_thai_digits(str(abs(days_left))),
         "due_text": format_date(content.due, lang, style="weekday"),
-        "log_command": log_command(content, lang),
+        "period_text": period_label(content.period, lang) if recurring else "",
+        "action_url": action_url,
+        "sender": content.org_name,
     }
 
 
-def render_reminder(content: ReminderContent, lang: str = "th") -> RenderedMessage:
-    """The reminder in `lang` ("th" or "en"; anything else falls back to Thai)."""
+def render_reminder(content: ReminderContent, lang: str = "th", *, action_url: str | None = None) -> RenderedMessage:
+    """The reminder in `lang` ("th" or "en"; anything else falls back to Thai). `action_url`, when given,
+    is the link where the officer records the result (the web app's signed link); None leaves it out."""
     lang = lang if lang in LANGS else "th"
     if content.kind not in STAGE_KINDS:
         raise ValueError(f"stage {content.stage!r} is not a reminder stage ({', '.join(STAGE_KINDS)})")
     env = environment()
-    m = _context(content, lang)
+    m = _context(content, lang, action_url)
     stage_template = f"{lang}/{content.kind}.j2"
     stage = env.get_template(stage_template).module
     subject = str(stage.subject(m)).strip()  # type: ignore[attr-defined]
