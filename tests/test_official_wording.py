@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from pathlib import Path
 
 import pytest
 
@@ -110,8 +109,8 @@ def test_period_codes_read_as_officials_write_them(code: str, th: str, en: str) 
     assert period_label(code, "th") == th and period_label(code, "en") == en
 
 
-def board_lines(cli: Cli, *argv: str) -> list[str]:
-    code, out = cli("status", "--org", "makha", "--as-of", "2023-04-30", "--format", "table", *argv)
+def board_lines(run: Cli, *argv: str) -> list[str]:
+    code, out = run("status", "--org", "makha", "--as-of", "2023-04-30", "--format", "table", *argv)
     assert code == 0, out
     return out.splitlines()
 

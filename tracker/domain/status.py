@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
-from tracker.domain.model import Action
+from tracker.domain.model import Action, Organisation
 from tracker.domain.rules import Occurrence
 from tracker.domain.thaidate import fiscal_year
 
@@ -152,3 +152,19 @@ def statuses(
         out.append(occurrence_status(occ, acts, today, soon))
     out.sort(key=lambda s: (s.occurrence.due, s.occurrence.obligation))
     return out
+
+
+def organisation_statuses(org: Organisation, actions: Iterable[Action], today: date, fy: int) -> list[OccurrenceStatus]:
+    """Every deadline of fiscal year `fy` with its status on `today`: the one computation behind the board,
+    the JSON API, the progress report and the digest, so that they agree for the same instant.
+
+    Late work for an earlier fiscal year must find its deadline there, so actions are attributed over
+    every year from the one before `fy` (or the first configured, if earlier) to the later of `fy` and the
+    configured year; then the year asked for is shown.
+    """
+    years = range(min(fy - 1, org.fiscal_year), max(fy, org.fiscal_year) + 1)
+    by_year = {year: org.occurrences(year) for year in years}
+    occurrences = [occ for year_occurrences in by_year.values() for occ in year_occurrences]
+    soon = {ob.code: ob.policy.due_soon_days for ob in org.obligations()}
+    shown = set(by_year[fy])
+    return [item for item in statuses(occurrences, actions, today, soon) if item.occurrence in shown]

@@ -7,14 +7,15 @@ Pure: built from the organisation, its actions and the day to judge on (`as_of`)
 
 from __future__ import annotations
 
-from collections import Counter
+import re
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
 from tracker.domain.model import Action, Obligation, Organisation
 from tracker.domain.rules import RecurringRule
-from tracker.domain.status import OccurrenceStatus, Status, statuses
+from tracker.domain.status import OccurrenceStatus, Status, organisation_statuses
 from tracker.domain.thaidate import (
     MONTHS_FULL,
     Period,
@@ -107,6 +108,15 @@ class ProgressReport:
         return COLUMN_NAMES
 
 
+_MIXED_NUMBER = re.compile(r"[0-9๐-๙]*(?:[0-9][๐-๙]|[๐-๙][0-9])[0-9๐-๙]*")
+
+
+def normalise_digits(text: str) -> str:
+    """A number written with both digit sets, as the source's "0๑๑" (an Arabic zero among Thai digits),
+    is written in Thai digits throughout ("๐๑๑"), as the rest of the report."""
+    return _MIXED_NUMBER.sub(lambda m: to_thai_digits(m.group()), text)
+
+
 def round_bounds(fy: int, round_: str) -> Period:
     """"6m": October–March of the fiscal year; "12m": the whole fiscal year."""
     if round_ == "6m":
@@ -117,23 +127,29 @@ def round_bounds(fy: int, round_: str) -> Period:
 
 
 def build_progress(org: Organisation, actions: Sequence[Action], fy: int, round_: str, as_of: date) -> ProgressReport:
-    """The report of round `round_` ("6m"/"12m") of fiscal year `fy`, judged on `as_of`.
+    """The report of round `round_` ("6m"/"12m") of fiscal year `fy`, as of `as_of`.
 
-    Every recorded action of the organisation's obligations is listed (also those dated outside the
-    fiscal year, which the report must show as written). Statuses count only actions done by `as_of`.
+    A report as of a date knows nothing after it: actions dated later are neither listed nor counted.
+    Those dated earlier are all listed (also outside the fiscal year, as written). Statuses come from
+    `organisation_statuses`, the board's computation, so the report and the board agree for one instant.
     """
     period = round_bounds(fy, round_)
     units = {u.code: u.name for u in org.units}
+    known = [a for a in actions if a.done_on <= as_of]
+    by_obligation: dict[str, list[OccurrenceStatus]] = defaultdict(list)
+    for item in organisation_statuses(org, known, as_of, fy):
+        by_obligation[item.occurrence.obligation].append(item)
     rows = []
     for measure in org.measures:
         lines, action_lines = [], []
         for number, ob in enumerate(measure.obligations, start=1):
-            done = sorted((a for a in actions if a.obligation == ob.code), key=lambda a: a.done_on)
-            status, state = obligation_status(org, ob, done, fy, period, as_of)
-            lines.append(ObligationLine(number, ob.code, ob.title, status, state))
+            done = sorted((a for a in known if a.obligation == ob.code), key=lambda a: a.done_on)
+            status, state = obligation_status(ob, by_obligation[ob.code], bool(done), period)
+            lines.append(ObligationLine(number, ob.code, normalise_digits(ob.title), status, state))
             action_lines += [ActionLine(number, units.get(a.unit or ob.unit, a.unit or ob.unit), a.note or ob.title,
                                         a.done_on) for a in done]
-        rows.append(MeasureRow(measure.code, measure.title, units.get(measure.unit, measure.unit), measure.steps,
+        rows.append(MeasureRow(measure.code, normalise_digits(measure.title), units.get(measure.unit, measure.unit),
+                               tuple(normalise_digits(step) for step in measure.steps),
                                tuple(lines), tuple(action_lines)))
     return ProgressReport(org.name, org.district, org.province, fy, round_, as_of, tuple(rows))
 
@@ -141,23 +157,18 @@ def build_progress(org: Organisation, actions: Sequence[Action], fy: int, round_
 _DONE_TH = "ดำเนินการแล้ว"
 
 
-def obligation_status(org: Organisation, ob: Obligation, done: Sequence[Action], fy: int, period: Period,
-                      as_of: date) -> tuple[str, str]:
-    """(the status sentence in Thai with Thai digits, the state word) of one obligation."""
-    if ob.rule is None:
-        text = f"ไม่มีกำหนดเวลา · {_DONE_TH if done else NO_ACTION_TEXT}"
+def obligation_status(ob: Obligation, items: Sequence[OccurrenceStatus], any_action: bool,
+                      period: Period) -> tuple[str, str]:
+    """(the status sentence in Thai with Thai digits, the state word) of one obligation, from its
+    occurrences' statuses; a recurring obligation counts the periods the round has opened."""
+    if ob.rule is None or not items:
+        text = f"ไม่มีกำหนดเวลา · {_DONE_TH if any_action else NO_ACTION_TEXT}"
         return to_thai_digits(text), "no_deadline"
-    occurrences = ob.occurrences(fy, org.calendar)
-    # Work logged late for last year's deadline must count there, not as early work for this year's.
-    earlier = ob.occurrences(fy - 1, org.calendar)
     if isinstance(ob.rule, RecurringRule):
-        occurrences = [o for o in occurrences if o.window_start <= period.end] or occurrences
-    shown = set(occurrences)
-    judged = statuses([*earlier, *occurrences], done, as_of, ob.policy.due_soon_days)
-    items = [i for i in judged if i.occurrence in shown]
+        items = [i for i in items if i.occurrence.window_start <= period.end] or list(items)
     if len(items) == 1:
-        return _single(items[0], bool(done))
-    return _recurring(ob.rule.describe("th"), items, bool(done))
+        return _single(items[0], any_action)
+    return _recurring(ob.rule.describe("th"), items, any_action)
 
 
 def _single(item: OccurrenceStatus, any_action: bool) -> tuple[str, str]:

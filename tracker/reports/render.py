@@ -8,6 +8,7 @@ The tsv form reads back with `tracker import-report`: the status after each obli
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -18,6 +19,42 @@ from tracker.reports.progress import ProgressReport, status_mark
 
 FONT = "TH Sarabun New"
 FORMATS = ("tsv", "html", "docx")
+LANG = "th-TH"  # on every run: Word breaks Thai lines at word boundaries only for text tagged Thai
+PAGE_WIDTH_MM = 297 - 2 * 12
+_MAI_YAMOK = re.compile(r"\s*ๆ")
+_COMBINING = re.compile("[\u0e31\u0e34-\u0e3a\u0e47-\u0e4e]")  # vowels and tone marks above or below
+
+
+def print_text(text: str) -> str:
+    """Text for a printed page: "ๆ" is bound to the word it repeats by a no-break space ("ต่าง ๆ", written
+    with a space as officials do), so that no line starts with it."""
+    return _MAI_YAMOK.sub("\u00a0ๆ", text)
+
+
+def _thai_width_mm(text: str, size_pt: int = 14) -> float:
+    """The printed width of `text` in TH Sarabun New: marks above or below take no room."""
+    return len(_COMBINING.sub("", text)) * size_pt * 0.185
+
+
+def column_widths_mm(report: ProgressReport) -> list[float]:
+    """Widths that follow the content: the unit column as narrow as its longest word (a unit name breaks
+    between words, never inside one: "ผู้รับผิด/ชอบ"), the others shared by how much each holds."""
+    from pythainlp.tokenize import word_tokenize
+
+    words = [w for text in (report.headers[1], *(r.unit_name for r in report.rows)) for w in word_tokenize(text)]
+    unit = min(max(max(_thai_width_mm(w) for w in words) + 6, 18.0), 40.0)
+    sizes = [1.0] * 4
+    for row in report.rows:
+        sizes[0] += len(row.title)
+        sizes[1] += sum(len(s) for s in row.steps)
+        sizes[2] += sum(len(o.text) + len(o.status) for o in row.obligations)
+        sizes[3] += sum(len(a.sentence) for a in row.actions) or len(NO_ACTION_TEXT)
+    sizes = [size ** 0.5 for size in sizes]  # a column twice as full gets more room, not twice as much
+    rest, minimum = PAGE_WIDTH_MM - unit, 40.0
+    share = [max(minimum, rest * size / sum(sizes)) for size in sizes]
+    scale = (rest - minimum * 4) / (sum(share) - minimum * 4) if sum(share) > rest else 1.0
+    share = [minimum + (w - minimum) * scale for w in share]
+    return [share[0], unit, *share[1:]]
 
 
 def _thai(number: int) -> str:
@@ -50,12 +87,15 @@ def render_tsv(report: ProgressReport) -> str:
 
 _ENV = Environment(loader=PackageLoader("tracker.reports", "templates"), autoescape=select_autoescape(["html", "j2"]),
                    trim_blocks=True, lstrip_blocks=True)
+_ENV.filters["print_text"] = print_text
 
 
 def render_html(report: ProgressReport) -> str:
     """A single HTML page, A4 landscape when printed, Thai fonts first (TH Sarabun New, Sarabun, …)."""
     template = _ENV.get_template("progress.html.j2")
-    return template.render(report=report, thai=_thai, no_action=NO_ACTION_TEXT)
+    widths = column_widths_mm(report)
+    percent = [round(100 * w / sum(widths), 1) for w in widths]
+    return template.render(report=report, thai=_thai, no_action=NO_ACTION_TEXT, widths=percent)
 
 
 # ---------------------------------------------------------------- docx
@@ -63,7 +103,8 @@ def render_html(report: ProgressReport) -> str:
 
 def render_docx(report: ProgressReport) -> bytes:
     """A Word document: landscape A4, title block centred, the five-column table with a header row that
-    repeats on every page, every run in TH Sarabun New (including the complex-script font Thai uses)."""
+    repeats on every page and rows that are never split across pages, columns as wide as their content
+    needs, every run in TH Sarabun New (including the complex-script font Thai uses) and tagged Thai."""
     import docx
     from docx.enum.section import WD_ORIENT
     from docx.enum.text import WD_ALIGN_PARAGRAPH
@@ -76,22 +117,29 @@ def render_docx(report: ProgressReport) -> bytes:
     for side in ("left_margin", "right_margin", "top_margin", "bottom_margin"):
         setattr(section, side, Mm(12))
     _set_font(document.styles["Normal"].element, size=14)
+    _thai_defaults(document)
     for i, line in enumerate(report.title_lines):
         paragraph = document.add_paragraph()
         paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
         _run(paragraph, line, bold=i < 2, size=18 if i == 0 else 16 if i < 4 else 14)
     table = document.add_table(rows=1, cols=5)
     table.style = "Table Grid"
-    widths = [Mm(52), Mm(25), Mm(60), Mm(70), Mm(66)]
+    table.autofit = False
+    widths = [Mm(w) for w in column_widths_mm(report)]
+    for column, width in zip(table.columns, widths, strict=True):
+        column.width = width  # the grid Word lays out from; cell widths alone are ignored by some readers
     header = table.rows[0]
-    _repeat_header(header)
+    _row_flag(header, "w:tblHeader")
+    _row_flag(header, "w:cantSplit")
     for cell, text, width in zip(header.cells, report.headers, widths, strict=True):
         cell.width = width
         paragraph = cell.paragraphs[0]
         paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
         _run(paragraph, text, bold=True)
     for row in report.rows:
-        cells = table.add_row().cells
+        added = table.add_row()
+        _row_flag(added, "w:cantSplit")
+        cells = added.cells
         for cell, width in zip(cells, widths, strict=True):
             cell.width = width
         _run(cells[0].paragraphs[0], row.title)
@@ -125,7 +173,7 @@ def _run(paragraph: Any, text: str, *, bold: bool = False, italic: bool = False,
          color: str | None = None) -> None:
     from docx.shared import RGBColor
 
-    run = paragraph.add_run(text)
+    run = paragraph.add_run(print_text(text))
     run.bold, run.italic = bold, italic
     if color:
         run.font.color.rgb = RGBColor.from_string(color)
@@ -149,18 +197,34 @@ def _set_font(element: Any, *, size: int, bold: bool = False, italic: bool = Fal
         complex_size = OxmlElement("w:szCs")
         size_node.addnext(complex_size)
     complex_size.set(qn("w:val"), str(size * 2))
+    lang = props.find(qn("w:lang"))
+    if lang is None:
+        lang = OxmlElement("w:lang")
+        props.append(lang)
+    for attribute in ("w:val", "w:eastAsia", "w:bidi"):
+        lang.set(qn(attribute), LANG)
     if bold:
         props.get_or_add_bCs()
     if italic:
         props.get_or_add_iCs()
 
 
-def _repeat_header(row: Any) -> None:
+def _thai_defaults(document: Any) -> None:
+    """The document defaults say Thai, not the template's en-US / ar-SA (spell check, line breaking)."""
+    from docx.oxml.ns import qn
+
+    for lang in document.styles.element.iter(qn("w:lang")):
+        for attribute in ("w:val", "w:eastAsia", "w:bidi"):
+            lang.set(qn(attribute), LANG)
+
+
+def _row_flag(row: Any, tag: str) -> None:
+    """A row property: "w:tblHeader" (repeat on every page) or "w:cantSplit" (never split across pages)."""
     from docx.oxml.ns import qn
     from docx.oxml.parser import OxmlElement
 
     props = row._tr.get_or_add_trPr()
-    marker = OxmlElement("w:tblHeader")
+    marker = OxmlElement(tag)
     marker.set(qn("w:val"), "true")
     props.append(marker)
 

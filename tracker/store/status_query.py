@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from tracker.domain.model import Organisation
-from tracker.domain.status import OccurrenceStatus, statuses
+from tracker.domain.status import OccurrenceStatus, organisation_statuses
 from tracker.store.repo import list_actions, load_organisation
 
 
@@ -20,14 +20,7 @@ def org_statuses(session: Session, code: str, today: date, fy: int) -> tuple[Org
     """Every deadline of fiscal year `fy` with its status on `today`."""
     org = load_organisation(session, code)
     actions = [s.action for s in list_actions(session, code)]
-    # Late work for an earlier fiscal year must find its deadline there, so attribute over every year
-    # tracked, then show the one asked for.
-    years = range(min(fy, org.fiscal_year), max(fy, org.fiscal_year) + 1)
-    by_year = {year: org.occurrences(year) for year in years}
-    occurrences = [occ for year_occurrences in by_year.values() for occ in year_occurrences]
-    soon = {ob.code: ob.policy.due_soon_days for ob in org.obligations()}
-    shown = set(by_year[fy])
-    return org, [item for item in statuses(occurrences, actions, today, soon) if item.occurrence in shown]
+    return org, organisation_statuses(org, actions, today, fy)
 
 
 def status_rows(org: Organisation, items: list[OccurrenceStatus]) -> list[dict[str, Any]]:
