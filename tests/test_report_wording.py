@@ -12,7 +12,8 @@ from docx.oxml.ns import qn
 
 from config.loader import LoadResult
 from tests.test_cli_status import Cli, by_obligation, cli  # noqa: F401  (the fixture)
-from tracker.reports.progress import ProgressReport, build_progress, normalise_digits
+from tracker.domain.thaidate import normalise_digits
+from tracker.reports.progress import ProgressReport, build_progress
 from tracker.reports.render import print_text, render_docx, render_html, table_cells
 
 AS_OF = date(2023, 4, 30)

@@ -48,6 +48,15 @@ def to_arabic_digits(text: str) -> str:
     return str(thai_digit_to_arabic_digit(text))
 
 
+_MIXED_NUMBER = re.compile(r"[0-9๐-๙]*(?:[0-9][๐-๙]|[๐-๙][0-9])[0-9๐-๙]*")
+
+
+def normalise_digits(text: str) -> str:
+    """A number written with both digit sets, as the seed's "0๑๑" (an Arabic zero among Thai digits), is
+    written in Thai digits throughout ("๐๑๑"); numbers in one digit set are kept as written."""
+    return _MIXED_NUMBER.sub(lambda m: to_thai_digits(m.group()), text)
+
+
 def be_to_ce(year_be: int) -> int:
     return year_be - BE_OFFSET
 

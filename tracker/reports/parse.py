@@ -26,6 +26,7 @@ from tracker.domain.thaidate import (
     format_thai_date,
     make_date,
     month_in_fiscal_year,
+    normalise_digits,
     normalize_be_year,
     to_arabic_digits,
 )
@@ -449,7 +450,8 @@ class _TableReader:
         obligations = self.obligations(row, obligations_cell)
         actions = self.actions(row, actions_cell, unit, obligations)
         steps = tuple(text for _, text in split_items(steps_cell))
-        return ParsedMeasure(code, title or f"(ไม่ระบุประเด็น แถว {row})", unit, oit, steps, obligations,
+        # "0๑๑" (an Arabic zero among Thai digits) is written "๐๑๑", as the generated report writes it.
+        return ParsedMeasure(code, normalise_digits(title) or f"(ไม่ระบุประเด็น แถว {row})", unit, oit, steps, obligations,
                              actions, row)
 
     def code(self, row: int, title: str, oit: str | None) -> str:

@@ -7,7 +7,6 @@ Pure: built from the organisation, its actions and the day to judge on (`as_of`)
 
 from __future__ import annotations
 
-import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from tracker.domain.thaidate import (
     fiscal_year_bounds,
     format_thai_date,
     half_bounds,
+    normalise_digits,
     to_thai_digits,
 )
 from tracker.reports.parse import COLUMN_NAMES, NO_ACTION_TEXT, OBLIGATION_REF_MARK, STATUS_MARK
@@ -106,15 +106,6 @@ class ProgressReport:
     @property
     def headers(self) -> tuple[str, ...]:
         return COLUMN_NAMES
-
-
-_MIXED_NUMBER = re.compile(r"[0-9๐-๙]*(?:[0-9][๐-๙]|[๐-๙][0-9])[0-9๐-๙]*")
-
-
-def normalise_digits(text: str) -> str:
-    """A number written with both digit sets, as the source's "0๑๑" (an Arabic zero among Thai digits),
-    is written in Thai digits throughout ("๐๑๑"), as the rest of the report."""
-    return _MIXED_NUMBER.sub(lambda m: to_thai_digits(m.group()), text)
 
 
 def round_bounds(fy: int, round_: str) -> Period:
