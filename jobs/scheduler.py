@@ -35,7 +35,7 @@ from jobs.evidence_fetch import EvidenceFetcher
 from notifiers.masking import mask_secrets
 from notifiers.registry import Notifiers
 from tracker.domain.thaidate import BANGKOK, TIMEZONE
-from tracker.store.db import session_scope
+from tracker.store.db import database_error, session_scope
 
 log = logging.getLogger("tracker.run")
 
@@ -181,8 +181,10 @@ class _Guard:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> bool:
         if exc is None or not isinstance(exc, Exception):
             return False
-        log.error("%s sweep failed, will retry at its next turn: %s: %s", self.what, type(exc).__name__,
-                  mask_text(str(exc), self.settings))
+        known = database_error(exc, self.settings.database_url)
+        what = str(known) if known is not None else f"{type(exc).__name__}: {exc}"
+        log.error("%s sweep failed, will retry at its next turn: %s", self.what,
+                  mask_text(" ".join(what.split()), self.settings))  # one line: no SQL, no traceback
         return True
 
 
