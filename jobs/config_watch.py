@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 
 from config.loader import config_files
 from jobs import sync_config
-from jobs.enqueue import NewMessage, destination_hash, enqueue, natural_key
 from tracker.domain.errors import Problem
 from tracker.store.models import OrganisationRow
+from tracker.store.outbox import NewMessage, destination_hash, enqueue, natural_key
 from tracker.store.repo import load_organisation, org_row
 
 log = logging.getLogger("tracker.config")

@@ -15,7 +15,6 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from jobs.enqueue import NewMessage, destination_hash, enqueue, natural_key
 from tracker.domain.digest import BrokenEvidence, Digest, build_digest, digest_day
 from tracker.domain.model import Organisation
 from tracker.domain.thaidate import BANGKOK, fiscal_year
@@ -23,7 +22,8 @@ from tracker.domain.workdays import WorkCalendar
 from tracker.messages.digest import RenderedDigest, render_digest
 from tracker.store.db import session_scope
 from tracker.store.evidence import broken_links
-from tracker.store.models import OrganisationRow, OutboxRow
+from tracker.store.models import OrganisationRow
+from tracker.store.outbox import NewMessage, destination_hash, enqueue, existing_keys, natural_key
 from tracker.store.repo import (
     ensure_occurrences,
     list_actions,
@@ -143,7 +143,7 @@ def _queue(session: Session, code: str, now: datetime, result: DigestResult) -> 
     result.orgs.append(code)
     organisation = load_organisation(session, code)
     keys = [digest_key(code, local.year, local.month, name, dest) for name, dest in recipients(organisation)]
-    queued = set(session.scalars(select(OutboxRow.key).where(OutboxRow.key.in_(keys))))
+    queued = existing_keys(session, keys)
     if queued >= set(keys):
         # Rendering costs more than the lookup: skip it when every executive already has theirs.
         result.already_queued += len(keys)

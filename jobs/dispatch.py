@@ -22,17 +22,18 @@ from sqlalchemy import Engine, Text, cast, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
-from jobs import outbox_store
 from jobs.line_destinations import resolve_connected
-from jobs.outbox_store import Claimed, Outcome
-from jobs.plan import cancel_done
+from jobs.outcomes import Outcome, attempt_of, destination_refused, message_of
 from jobs.plan_context import calendar_from_text, policy_from_text
 from jobs.ratelimit import ChannelLimits
 from jobs.render_outbox import render_missing
 from notifiers.base import DeliveryError, OutgoingMessage, Receipt
 from notifiers.registry import route_to_outbox, scheme_of
 from tracker.domain.thaidate import BANGKOK
+from tracker.store import outbox_claims
 from tracker.store.models import OrganisationRow
+from tracker.store.outbox import cancel_done
+from tracker.store.outbox_claims import Claimed
 
 MAX_ATTEMPTS = 8
 
@@ -83,7 +84,7 @@ def send_one(sender: Sender, limits: ChannelLimits, claimed: Claimed, clock: Cal
         target = route_to_outbox(claimed.destination, sender.settings)
         limits.acquire(scheme_of(target))
         started = time.monotonic()
-        receipt = sender.send(target, claimed.message)
+        receipt = sender.send(target, message_of(claimed))
     except DeliveryError as exc:
         error = exc
     except ValueError as exc:  # an unknown scheme or malformed destination: sending again cannot help
@@ -133,7 +134,7 @@ def run_once(engine: Engine, now: datetime, notifiers: Sender, owner: str, *, le
             if in_flight:
                 outcomes = [f.result() for f in in_flight]
                 with factory.begin() as session:
-                    result.statuses.update(outbox_store.record(session, outcomes, owner, max_attempts, rng).values())
+                    result.statuses.update(record(session, outcomes, owner, max_attempts, rng).values())
             if not taken and not recorded:  # recording may have queued alerts: look once more
                 break
             in_flight = [pool.submit(send_one, notifiers, limits, c, clock, after_send) for c in claimed]
@@ -144,10 +145,20 @@ def _claim_batch(factory: sessionmaker[Session], owner: str, now: datetime, leas
                  org_ids: list[int] | None) -> tuple[int, list[Claimed]]:
     """Claim, render and load one batch: (rows claimed, messages to send)."""
     with factory.begin() as session:
-        ids = outbox_store.claim(session, owner, now, lease_seconds, batch, org_ids)
+        ids = outbox_claims.claim(session, owner, now, lease_seconds, batch, org_ids)
     if not ids:
         return 0, []
     with factory.begin() as session:
         render_missing(session, ids)
-        loaded = resolve_connected(session, outbox_store.load(session, ids, owner), owner)
-        return len(ids), outbox_store.skip_broken(session, loaded, owner)
+        loaded = resolve_connected(session, outbox_claims.load(session, ids, owner), owner)
+        return len(ids), outbox_claims.skip_broken(session, loaded, owner)
+
+
+def record(session: Session, outcomes: list[Outcome], owner: str, max_attempts: int,
+           rng: random.Random) -> dict[int, str]:
+    """Record a finished batch; a destination that refused for good is marked broken and its admins told."""
+    statuses = outbox_claims.record(session, [attempt_of(o, max_attempts, rng) for o in outcomes], owner)
+    for o in outcomes:
+        if statuses[o.claimed.id] == "failed":
+            destination_refused(session, o)
+    return statuses

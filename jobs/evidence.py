@@ -15,13 +15,13 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from jobs.enqueue import NewMessage, destination_hash, enqueue, natural_key
 from jobs.evidence_fetch import EvidenceFetcher
 from tracker.domain.thaidate import BANGKOK
 from tracker.messages.evidence import render_broken_evidence
 from tracker.store.db import session_scope
 from tracker.store.evidence import BrokenLink, broken_links, record_check, to_check
 from tracker.store.models import ContactRow, OrganisationRow
+from tracker.store.outbox import NewMessage, destination_hash, enqueue, natural_key
 from tracker.store.repo import org_row
 
 RECHECK_DAYS = 30  # after a round closes, links are fetched again during this many days

@@ -13,11 +13,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from jobs.enqueue import insert_new
 from tracker.domain.reminders import handover_who, reminder_key
 from tracker.domain.thaidate import BANGKOK
 from tracker.store.handovers import Handover, active_handovers
-from tracker.store.models import ContactRow, OutboxRow
+from tracker.store.models import ContactRow
+from tracker.store.outbox import pending_reminders_to, readdress
 
 HORIZON_DAYS = 400  # pending reminders are never planned further ahead than a year
 
@@ -44,28 +44,18 @@ def run_once(session: Session, now: datetime) -> int:
 
 
 def _apply(session: Session, handover: Handover, now: datetime) -> int:
-    pending = session.scalars(select(OutboxRow).where(
-        OutboxRow.org_id == handover.org_id, OutboxRow.kind == "reminder", OutboxRow.status == "pending",
-        OutboxRow.recipient == handover.from_name))
     targets = _destinations(session, handover.org_id, handover.to_name)
     moved = 0
-    for row in pending:
+    for row in pending_reminders_to(session, handover.org_id, handover.from_name):
         day = row.stage_day or row.send_after.astimezone(BANGKOK).date()
-        if not handover.covers(day) or not targets:
+        if not handover.covers(day) or not targets or row.occurrence_id is None:
             continue
-        for destination in targets:
-            # Keyed by occurrence, stage and the colleague's destination: a person with two destinations
-            # hands over two rows of one reminder, and the colleague still gets it once per destination.
-            assert row.occurrence_id is not None  # a reminder always has its occurrence
-            key = reminder_key(row.occurrence_id, row.stage, handover_who(handover.id, destination))
-            session.execute(insert_new(session).values(
-                key=key, kind="reminder", org_id=row.org_id, occurrence_id=row.occurrence_id, stage=row.stage,
-                merged_stages=row.merged_stages, stage_day=row.stage_day, recipient=handover.to_name,
-                destination=destination, lang=row.lang, send_after=row.send_after, status="pending", attempts=0,
-                next_attempt_at=row.next_attempt_at, created_at=now))
-        row.status = "skipped"
+        # Keyed by occurrence, stage and the colleague's destination: a person with two destinations
+        # hands over two rows of one reminder, and the colleague still gets it once per destination.
+        copies = [(reminder_key(row.occurrence_id, row.stage, handover_who(handover.id, destination)),
+                   handover.to_name, destination) for destination in targets]
         leave = f"{handover.starts_on.isoformat()}–{handover.ends_on.isoformat()}"
-        row.skip_reason = (f"handed over to {handover.to_name} ({handover.from_name} on leave {leave},"
-                           f" hand-over #{handover.id})")
+        readdress(session, row, copies, f"handed over to {handover.to_name} ({handover.from_name} on leave {leave},"
+                                        f" hand-over #{handover.id})", now)
         moved += 1
     return moved

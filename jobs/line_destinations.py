@@ -10,13 +10,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from jobs.outbox_store import Claimed
 from tracker.domain.line_webhook import CONNECT_DESTINATION
 from tracker.store.line_links import active_chats
-from tracker.store.models import OutboxRow
+from tracker.store.outbox_claims import Claimed, set_aside
 
 NOT_CONNECTED = ("LINE not connected: {contact} has not sent a connect code yet, or blocked the account"
                  " (`tracker line-connect` gives a code; `tracker line-bindings` shows who is connected)")
@@ -38,7 +36,5 @@ def resolve_connected(session: Session, claimed: list[Claimed], owner: str) -> l
         if chat is not None:
             out.append(replace(c, destination=f"line://{chat}"))
             continue
-        session.execute(update(OutboxRow).where(OutboxRow.id == c.id, OutboxRow.lease_owner == owner).values(
-            status="skipped", lease_owner=None, lease_until=None,
-            skip_reason=NOT_CONNECTED.format(contact=c.recipient)))
+        set_aside(session, c.id, owner, NOT_CONNECTED.format(contact=c.recipient))
     return out

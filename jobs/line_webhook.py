@@ -19,7 +19,6 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
-from jobs.enqueue import NewMessage, destination_hash, enqueue, natural_key
 from notifiers.base import DeliveryError
 from notifiers.line_api import LineApi
 from tracker.domain.line_webhook import (
@@ -36,6 +35,7 @@ from tracker.messages.line_chat import phrase, render_line_disabled, status_repl
 from tracker.store.db import session_scope
 from tracker.store.line_links import Bound, bind_with_code, bindings_of_chat, disable_chat, first_delivery
 from tracker.store.models import ContactRow, OrganisationRow
+from tracker.store.outbox import NewMessage, destination_hash, enqueue, natural_key
 from tracker.store.status_query import org_statuses
 
 log = logging.getLogger(__name__)

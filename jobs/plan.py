@@ -23,13 +23,12 @@ fell while the planner was down are caught up once when at most `grace_days` old
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Select, Text, and_, cast, func, or_, select, true, update
+from sqlalchemy import Select, Text, cast, func, or_, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -40,12 +39,12 @@ from tracker.domain.model import ReminderPolicy
 from tracker.domain.reminders import Stage, merge_same_day, reminder_key, schedule_span, send_at, stages_between
 from tracker.domain.thaidate import BANGKOK, fiscal_year
 from tracker.domain.workdays import WorkCalendar
-from tracker.store.models import ObligationRow, OccurrenceRow, OutboxRow, PlannerMarkRow
+from tracker.store.models import ObligationRow, OccurrenceRow, PlannerMarkRow
+from tracker.store.outbox import cancel_done, insert_reminders
 from tracker.store.rollover import ensure_fiscal_year
 
 MAX_CATCH_UP_DAYS = 62  # beyond two months of downtime, reminders are stale: `tracker status` tells the story
 CHUNK = 5000  # rows per INSERT: bounds memory at national scale
-PG_TYPES = ("text", "text", "int", "int", "text", "text", "date", "text", "text", "text", "text", "text", "int")
 
 
 @dataclass
@@ -58,15 +57,6 @@ class PlanResult:
     selected: int = 0  # open occurrences the query returned
     handed_over: int = 0  # pending reminders re-addressed to a colleague covering a leave
     materialised: int = 0  # occurrences of the current fiscal year created first (the rollover)
-
-
-def dialect_insert(session: Session) -> Any:
-    """`INSERT … ON CONFLICT (key) DO NOTHING` into the outbox table for this session's database."""
-    name = session.get_bind().dialect.name
-    module = {"postgresql": postgresql, "sqlite": sqlite}.get(name)
-    if module is None:
-        raise NotImplementedError(f"the outbox supports SQLite and PostgreSQL, not {name}")
-    return module.insert(OutboxRow.__table__).on_conflict_do_nothing(index_elements=["key"])
 
 
 def planning_start(session: Session, scope: str, today: date) -> date:
@@ -118,13 +108,9 @@ def first_send_time(now: datetime, policy: ReminderPolicy, calendar: WorkCalenda
     return send_at(calendar.next_working_day(today + timedelta(days=1)), policy)
 
 
-COLUMNS = ("key", "kind", "org_id", "occurrence_id", "stage", "merged_stages", "stage_day", "recipient",
-           "destination", "lang", "status", "skip_reason", "attempts")
-
-
 def outbox_rows(occ_id: int, ctx: OrgContext, unit: str, stages: Sequence[Stage], send_after: datetime,
                 today: date, grace_days: int, sqlite_dates: bool) -> Iterator[tuple[Any, ...]]:
-    """Outbox rows (in COLUMNS order, plus send_after) for one occurrence's stages in the planning range.
+    """Outbox rows (in REMINDER_COLUMNS order, plus send_after) for one occurrence's stages in the planning range.
     Per recipient and destination only the latest stage can be sent; earlier ones (missed while the
     planner was down) are recorded as skipped."""
     if len(stages) == 1:  # the usual case: nothing to merge, nothing superseded
@@ -157,81 +143,6 @@ def _missed(stage: Stage, today: date, grace_days: int) -> str | None:
     if (today - stage.day).days > grace_days:
         return f"missed: {stage.day.isoformat()} is more than {grace_days} days before planning"
     return None
-
-
-def utc_literal(value: datetime) -> str:
-    """An aware datetime as the naive-UTC literal both SQLite and PostgreSQL store (see UTCDateTime).
-    Built from a datetime we computed, never from user text."""
-    naive = value.astimezone(UTC).replace(tzinfo=None)
-    return f"'{naive.strftime('%Y-%m-%d %H:%M:%S.%f')}'"
-
-
-def _copy_insert(connection: Connection, batch: list[tuple[Any, ...]], stamps: str) -> int:
-    """PostgreSQL: COPY the rows into a session-private staging table, then one INSERT … SELECT … ON
-    CONFLICT DO NOTHING. A round trip per row, a VALUES list to parse, or arrays to adapt in Python
-    each cost several times more than the insert itself."""
-    columns = ", ".join(COLUMNS)
-    staging = ", ".join(f"{name} {kind}" for name, kind in zip(COLUMNS, PG_TYPES, strict=True))
-    connection.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS outbox_incoming ({staging}) ON COMMIT DROP")
-    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        with cursor.copy(f"COPY outbox_incoming ({columns}) FROM STDIN") as copy:
-            for row in batch:
-                copy.write_row(row)
-        cursor.execute(f"INSERT INTO outbox ({columns}, send_after, next_attempt_at, created_at) "
-                       f"SELECT {columns}, {stamps} FROM outbox_incoming ON CONFLICT (key) DO NOTHING")
-        inserted = max(0, int(cursor.rowcount))
-        cursor.execute("TRUNCATE outbox_incoming")
-    finally:
-        cursor.close()
-    return inserted
-
-
-def insert_rows(session: Session, rows: list[tuple[Any, ...]], now: datetime) -> tuple[int, int]:
-    """Insert what is new; returns (pending created, skipped recorded).
-
-    The driver's own `executemany` with `ON CONFLICT (key) DO NOTHING`, no RETURNING (both drivers
-    report the rows actually inserted in `rowcount`), and the timestamps a group of rows shares written
-    once into the statement: per-row conversions through the ORM cost more than the planning itself."""
-    dialect = session.get_bind().dialect
-    if dialect.name not in ("sqlite", "postgresql"):
-        raise NotImplementedError(f"the outbox supports SQLite and PostgreSQL, not {dialect.name}")
-    mark = "?" if dialect.paramstyle == "qmark" else "%s"
-    groups: dict[tuple[str, datetime], list[tuple[Any, ...]]] = defaultdict(list)
-    for row in rows:
-        groups[(row[10], row[-1])].append(row[:-1])
-    created = {"pending": 0, "skipped": 0}
-    connection = session.connection()
-    for (status, send_after), batch in groups.items():
-        stamps = f"{utc_literal(send_after)}, {utc_literal(send_after)}, {utc_literal(now)}"
-        if dialect.name == "sqlite":  # executemany runs in C, row after row, without round trips
-            sql = (f"INSERT INTO outbox ({', '.join(COLUMNS)}, send_after, next_attempt_at, created_at) "
-                   f"VALUES ({', '.join([mark] * len(COLUMNS))}, {stamps}) ON CONFLICT (key) DO NOTHING")
-            created[status] += max(0, int(connection.exec_driver_sql(sql, batch).rowcount))
-            continue
-        created[status] += _copy_insert(connection, batch, stamps)
-    return created["pending"], created["skipped"]
-
-
-def cancel_done(session: Session, today: date, org_id: int | None = None) -> int:
-    """Cancel pending reminders of occurrences done by `today` (or no longer active): logging an action
-    stops every reminder not yet sent."""
-    occ = OccurrenceRow.__table__.alias("occ")
-    ob = ObligationRow.__table__.alias("ob")
-    # OFFSET 0 keeps the EXISTS a per-row lookup by primary key: flattened into a semi-join, PostgreSQL
-    # would hash every occurrence and obligation of the country to check a few pending reminders.
-    finished = select(occ.c.id).where(
-        occ.c.id == OutboxRow.occurrence_id,
-        ob.c.id == occ.c.obligation_id,
-        or_(and_(occ.c.done_on.is_not(None), occ.c.done_on <= today), occ.c.active.is_(False), ob.c.active.is_(False)),
-    ).offset(0).exists()
-    stmt = (update(OutboxRow)
-            .where(OutboxRow.status == "pending", OutboxRow.kind == "reminder", finished)
-            .values(status="cancelled", skip_reason="done: an action was logged (or the obligation was removed)")
-            .execution_options(synchronize_session=False))
-    if org_id is not None:
-        stmt = stmt.where(OutboxRow.org_id == org_id)
-    return int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
 
 
 def set_mark(session: Session, scope: str, today: date, now: datetime) -> None:
@@ -301,9 +212,9 @@ def plan(session: Session, now: datetime, org: str | None = None, grace_days: in
             stages, when = several[(due, policy_text, closures_text)]
             rows.extend(outbox_rows(occ_id, ctx, unit, stages, when, today, grace_days, sqlite_dates))
             if len(rows) >= CHUNK:
-                created, skipped = insert_rows(session, rows, now)
+                created, skipped = insert_reminders(session, rows, now)
                 result.created, result.skipped, rows = result.created + created, result.skipped + skipped, []
-        created, skipped = insert_rows(session, rows, now)
+        created, skipped = insert_reminders(session, rows, now)
         result.created += created
         result.skipped += skipped
         planner.drop()

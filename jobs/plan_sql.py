@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from jobs.plan_context import OrgContext, all_recipients
 from tracker.domain.reminders import EXECUTIVES, REMINDER_KEY
 from tracker.store.models import ObligationRow, OccurrenceRow, OrganisationRow
+from tracker.store.outbox import insert_selected_reminders
 
 OPEN = ("occ_id", "org_id", "due", "unit_code", "policy_text", "closures_text", "lang")
 SCHEDULE = ("policy_text", "closures_text", "due", "stage", "audience", "stage_day", "status", "skip_reason",
@@ -127,31 +128,23 @@ class SetPlanner:
                 "CREATE INDEX temp.plan_schedule_ix ON plan_schedule (due, policy_text, closures_text)")
 
     def insert(self, status: str, now: datetime) -> int:
-        """Insert the outbox rows of the single-stage schedules of `status`; returns the rows inserted.
-        NOT EXISTS first: planning again reads the key index instead of attempting every insert."""
+        """Insert the outbox rows of the single-stage schedules of `status`; returns the rows inserted."""
         key = key_sql(occurrence="o.occ_id", stage="s.stage", who="r.who")
-        mark = "%(status)s" if self.postgres else ":status"
-        sql = (
-            "INSERT INTO outbox (key, kind, org_id, occurrence_id, stage, merged_stages, stage_day, recipient,"
-            " destination, lang, status, skip_reason, attempts, send_after, next_attempt_at, created_at)"
-            f" SELECT {key}, 'reminder', o.org_id, o.occ_id, s.stage, '', s.stage_day, r.name, r.destination,"
-            " o.lang, s.status, s.skip_reason, 0, s.send_after, s.send_after, {now}"
+        status_mark, now_mark = ("%(status)s", "%(now)s") if self.postgres else (":status", ":now")
+        select_sql = (
+            f"SELECT {key}, 'reminder', o.org_id, o.occ_id, s.stage, '', s.stage_day, r.name, r.destination,"
+            f" o.lang, s.status, s.skip_reason, 0, s.send_after, s.send_after, {now_mark}"
             " FROM plan_open o"
             " JOIN plan_schedule s ON s.due = o.due AND s.policy_text = o.policy_text"
             " AND s.closures_text = o.closures_text"
             " JOIN plan_recipient r ON r.org_id = o.org_id AND r.audience = s.audience"
             f" AND r.unit_code = CASE WHEN s.audience = '{EXECUTIVES}' THEN '{ANY_UNIT}' ELSE o.unit_code END"
-            f" WHERE s.status = {mark}"
-            f" AND NOT EXISTS (SELECT 1 FROM outbox x WHERE x.key = {key})"
-            # The order the planner used to write them in, so that the outbox ids (the dispatch order
-            # among messages due at once) do not change: by occurrence, then recipient.
-            " ORDER BY o.due, o.occ_id, r.seq"
-            " ON CONFLICT (key) DO NOTHING"
+            f" WHERE s.status = {status_mark}"
         )
-        stamp = _utc(now, self.postgres)
-        sql = sql.replace("{now}", "%(now)s" if self.postgres else ":now")
-        result = self.connection.exec_driver_sql(sql, {"status": status, "now": stamp})
-        return max(0, int(result.rowcount))
+        # The order the planner used to write them in, so that the outbox ids (the dispatch order among
+        # messages due at once) do not change: by occurrence, then recipient.
+        return insert_selected_reminders(self.connection, select_sql, key, "o.due, o.occ_id, r.seq",
+                                         {"status": status, "now": _utc(now, self.postgres)})
 
     def multi(self, keys: set[tuple[date, str, str]]) -> list[tuple[int, int, date, str, str, str]]:
         """The open occurrences whose schedule has several stages in the range, for the Python path."""

@@ -9,35 +9,19 @@ greet their recipient), so rendering is cached per batch.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from tracker.messages.render import ReminderContent, RenderedMessage, render_reminder
-from tracker.store.models import MeasureRow, ObligationRow, OccurrenceRow, OrganisationRow, OutboxRow, UnitRow
-
-
-def _content_query(ids: Sequence[int]) -> Any:
-    return (
-        select(OutboxRow.id, OutboxRow.occurrence_id, OutboxRow.stage, OutboxRow.stage_day, OutboxRow.recipient,
-               OutboxRow.lang, OrganisationRow.code, OrganisationRow.name, MeasureRow.title, ObligationRow.code,
-               ObligationRow.title, ObligationRow.done_when, ObligationRow.unit_code, UnitRow.name,
-               OccurrenceRow.period, OccurrenceRow.due)
-        .join(OccurrenceRow, OccurrenceRow.id == OutboxRow.occurrence_id)
-        .join(ObligationRow, ObligationRow.id == OccurrenceRow.obligation_id)
-        .join(MeasureRow, MeasureRow.id == ObligationRow.measure_id)
-        .join(OrganisationRow, OrganisationRow.id == OutboxRow.org_id)
-        .outerjoin(UnitRow, and_(UnitRow.org_id == ObligationRow.org_id, UnitRow.code == ObligationRow.unit_code))
-        .where(OutboxRow.id.in_(list(ids)), OutboxRow.text.is_(None), OutboxRow.kind == "reminder")
-    )
+from tracker.store.outbox import reminder_contents, store_texts
 
 
 def render_missing(session: Session, ids: Sequence[int]) -> int:
     """Render and store the texts of those of `ids` that have none yet. Returns how many were rendered."""
     cache: dict[tuple[Any, ...], RenderedMessage] = {}
     updates: list[dict[str, Any]] = []
-    for row in session.execute(_content_query(ids)):
+    for row in reminder_contents(session, ids):
         (out_id, occ_id, stage, day, recipient, lang, org_code, org_name, measure, ob_code, ob_title, done_when,
          unit_code, unit_name, period, due) = row
         greeting = recipient if stage.startswith("escalation") else ""
@@ -49,9 +33,5 @@ def render_missing(session: Session, ids: Sequence[int]) -> int:
         rendered = cache[cache_key]
         updates.append({"b_id": out_id, "subject": rendered.subject, "text": rendered.text, "html": rendered.html,
                         "line_text": rendered.line_text})
-    if updates:
-        table = cast(Table, OutboxRow.__table__)
-        stmt = update(table).where(table.c.id == bindparam("b_id"))
-        session.connection().execute(stmt, updates)
+    store_texts(session, updates)
     return len(updates)
-

@@ -24,14 +24,15 @@ from sqlalchemy.orm import Session
 from config.loader import OrgConfig, load_config
 from config.settings import Settings
 from jobs import digest, dispatch, plan
-from jobs.outbox_store import claimable
 from notifiers.base import Notifier, OutgoingMessage, Receipt, mask_destination
 from notifiers.registry import Notifiers
 from tracker.domain.errors import ConfigError, NotFoundError
 from tracker.domain.model import Action
 from tracker.domain.thaidate import BANGKOK, fiscal_year
 from tracker.store.db import migrate, open_engine, session_scope
-from tracker.store.models import MeasureRow, ObligationRow, OccurrenceRow, OutboxRow
+from tracker.store.models import MeasureRow
+from tracker.store.outbox import by_keys
+from tracker.store.outbox_claims import any_claimable
 from tracker.store.repo import record_action, sync_organisation
 
 
@@ -154,7 +155,7 @@ def _replay(engine: Engine, notifiers: RecordingNotifiers, cfg: OrgConfig, code:
                     # Planning is by day: once, at the day's first moment, as the minute sweep would.
                     plan.plan(session, now, org=code, grace_days=grace_days)
                 digest.run_once(session, now, org=code, hour=digest_hour, grace_days=grace_days)
-                due = session.scalar(select(OutboxRow.id).where(claimable(now)).limit(1)) is not None
+                due = any_claimable(session, now)
             # The dispatcher claims nothing when nothing is due; not calling it then only saves time.
             if due:
                 dispatch.run_once(engine, now, notifiers, owner="simulation", concurrency=1)
@@ -180,11 +181,7 @@ def scratch_engine(folder: str) -> Engine:
 
 def _events(session: Session, code: str, now: datetime, sent: list[tuple[str, str]]) -> list[Event]:
     keys = [key for key, _ in sent]
-    query = (select(OutboxRow, OccurrenceRow.due, ObligationRow.code, ObligationRow.measure_id)
-             .outerjoin(OccurrenceRow, OutboxRow.occurrence_id == OccurrenceRow.id)
-             .outerjoin(ObligationRow, OccurrenceRow.obligation_id == ObligationRow.id)
-             .where(OutboxRow.key.in_(keys)))
-    rows = {row.key: (row, due, ob, measure_id) for row, due, ob, measure_id in session.execute(query)}
+    rows = by_keys(session, keys)
     measures = _measure_codes(session)
     events = []
     for key, _destination in sent:

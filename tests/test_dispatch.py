@@ -14,7 +14,7 @@ from sqlalchemy import Engine, select, update
 
 from config.loader import LoadResult
 from config.settings import Settings
-from jobs import dispatch, outbox_store, plan
+from jobs import dispatch, plan
 from jobs.ratelimit import RateLimiter
 from notifiers.base import DeliveryError, idempotency_key
 from notifiers.registry import Notifiers
@@ -25,6 +25,7 @@ from tests.fakes.smtp_server import SmtpServer
 from tests.fixtures_reminders import AS_OF, RecordingSender, attempts, bkk, outbox, sync_sample
 from tracker.cli.common import Context
 from tracker.cli.main import main
+from tracker.store import outbox_claims
 from tracker.store.db import session_scope
 from tracker.store.models import DestinationHealthRow, OutboxRow
 
@@ -172,7 +173,7 @@ def test_nothing_is_sent_outside_sending_hours(sqlite_engine: Engine, sample: Lo
 def test_a_live_lease_is_respected_and_an_expired_one_reclaimed(engine: Engine, sample: LoadResult) -> None:
     planned(engine, sample)
     with session_scope(engine) as session:
-        assert len(outbox_store.claim(session, "crashed-owner", AS_OF, 300, 100)) == 13
+        assert len(outbox_claims.claim(session, "crashed-owner", AS_OF, 300, 100)) == 13
     sender = RecordingSender()
     assert send(engine, sender, AS_OF + timedelta(seconds=60)).claimed == 0
     assert send(engine, sender, AS_OF + timedelta(seconds=301)).statuses["sent"] == 13

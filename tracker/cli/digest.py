@@ -9,11 +9,11 @@ from datetime import date
 from typing import Any
 
 from jobs import digest as digest_job
-from jobs.enqueue import enqueue
 from tracker.cli.common import EXIT_OK, Context, now_utc, today_bangkok
 from tracker.domain.digest import Digest, digest_day
 from tracker.domain.errors import TrackerError
 from tracker.store.db import migrate, session_scope
+from tracker.store.outbox import enqueue
 from tracker.store.repo import load_organisation
 
 

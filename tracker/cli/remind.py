@@ -12,7 +12,6 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
-from sqlalchemy import select
 
 from config.destinations import destination_error
 from jobs import dispatch
@@ -36,8 +35,7 @@ from tracker.cli.common import (
 from tracker.domain.errors import TrackerError
 from tracker.domain.thaidate import BANGKOK
 from tracker.store.db import migrate, session_scope
-from tracker.store.models import OrganisationRow, OutboxRow
-from tracker.store.outbox import PlannedReminder
+from tracker.store.outbox import PlannedReminder, list_messages
 from tracker.store.outbox_admin import retry_message
 from tracker.store.repo import first_fiscal_year
 
@@ -165,14 +163,8 @@ def cmd_outbox(args: argparse.Namespace, ctx: Context) -> int:
     migrate(ctx.engine())
     if args.action == "retry":
         return retry(ctx, args.id)
-    query = (select(OutboxRow, OrganisationRow.code).join(OrganisationRow, OrganisationRow.id == OutboxRow.org_id)
-             .order_by(OutboxRow.id.desc()).limit(args.limit))
-    if args.status:
-        query = query.where(OutboxRow.status == args.status)
-    if args.org:
-        query = query.where(OrganisationRow.code == args.org)
     with session_scope(ctx.engine()) as session:
-        rows = [(r, code) for r, code in session.execute(query)]
+        rows = list_messages(session, args.status, args.org, args.limit)
     items = [{"id": r.id, "org": code, "kind": r.kind, "stage": r.stage, "recipient": r.recipient,
               "destination": mask_destination(r.destination), "status": r.status, "attempts": r.attempts,
               "send_after": r.send_after.isoformat(), "next_attempt_at": r.next_attempt_at.isoformat(),

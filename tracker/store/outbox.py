@@ -1,19 +1,211 @@
 """The outbox: every message the service will send, has sent or has given up on, one row each.
 
-This module is the outbox table's home: what the planners, the digest, the dispatcher, the CLI and the
-web do with it goes through these functions.
+This module and its two siblings are the outbox table's only home: here what adds rows (the planners'
+reminders, digests and alerts by `enqueue`), cancels, hands over and lists them; `outbox_claims` the
+dispatcher's side (claim with a lease, renew, load, record); `outbox_admin` what people do by hand
+(retry, delivery health). Every row has a natural key (UNIQUE): rows go in with `ON CONFLICT (key) DO
+NOTHING`, so adding twice, or from two processes at once, creates nothing new.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime
+import hashlib
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, Insert, Table, and_, bindparam, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from tracker.store.models import MeasureRow, ObligationRow, OccurrenceRow, OrganisationRow, OutboxRow
+from tracker.store.models import MeasureRow, ObligationRow, OccurrenceRow, OrganisationRow, OutboxRow, UnitRow
 
+KEY_LIMIT = 200  # outbox.key is VARCHAR(200)
+# The columns a planned reminder row gives, in this order (then its send_after): see `insert_reminders`.
+REMINDER_COLUMNS = ("key", "kind", "org_id", "occurrence_id", "stage", "merged_stages", "stage_day", "recipient",
+                    "destination", "lang", "status", "skip_reason", "attempts")
+_PG_TYPES = ("text", "text", "int", "int", "text", "text", "date", "text", "text", "text", "text", "text", "int")
+
+
+# ---------------------------------------------------------------- adding rendered messages (digests, alerts)
+
+@dataclass(frozen=True)
+class NewMessage:
+    key: str
+    kind: str  # digest | alert
+    org_id: int
+    recipient: str
+    destination: str
+    subject: str
+    text: str
+    send_after: datetime
+    html: str | None = None
+    line_text: str | None = None
+    lang: str = "th"
+    stage: str = ""
+
+
+def destination_hash(destination: str) -> str:
+    """Webhook URLs may embed a token: keys carry a hash of a destination, never the destination."""
+    return hashlib.sha256(destination.encode()).hexdigest()[:16]
+
+
+def natural_key(*parts: str) -> str:
+    """`a:b:c`, or, when that would not fit the column, its readable head and a hash of the rest.
+    The same parts always give the same key."""
+    key = ":".join(parts)
+    if len(key) <= KEY_LIMIT:
+        return key
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+    return f"{key[: KEY_LIMIT - len(digest) - 1]}#{digest}"
+
+
+def insert_new(session: Session) -> Insert:
+    """`INSERT INTO outbox … ON CONFLICT (key) DO NOTHING` for this session's database."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(OutboxRow).on_conflict_do_nothing(index_elements=["key"])
+    if dialect == "sqlite":
+        return sqlite.insert(OutboxRow).on_conflict_do_nothing(index_elements=["key"])
+    raise NotImplementedError(f"the outbox supports SQLite and PostgreSQL, not {dialect}")
+
+
+def enqueue(session: Session, messages: Sequence[NewMessage], now: datetime | None = None) -> int:
+    """Insert the messages that are not in the outbox yet. Returns how many were new."""
+    created = 0
+    for message in messages:
+        values = asdict(message) | {
+            "status": "pending", "attempts": 0, "next_attempt_at": message.send_after,
+            "created_at": now or message.send_after, "merged_stages": "",
+        }
+        # Counted from RETURNING: psycopg reports rowcount -1 for this statement on PostgreSQL.
+        created += len(session.execute(insert_new(session).values(**values).returning(OutboxRow.id)).all())
+    return created
+
+
+def existing_keys(session: Session, keys: Sequence[str]) -> set[str]:
+    """Those of `keys` already in the outbox."""
+    return set(session.scalars(select(OutboxRow.key).where(OutboxRow.key.in_(list(keys)))))
+
+
+# ---------------------------------------------------------------- planned reminders
+
+def utc_literal(value: datetime) -> str:
+    """An aware datetime as the naive-UTC literal both SQLite and PostgreSQL store (see UTCDateTime).
+    Built from a datetime the planner computed, never from user text."""
+    naive = value.astimezone(UTC).replace(tzinfo=None)
+    return f"'{naive.strftime('%Y-%m-%d %H:%M:%S.%f')}'"
+
+
+def _copy_insert(connection: Connection, batch: list[tuple[Any, ...]], stamps: str) -> int:
+    """PostgreSQL: COPY the rows into a session-private staging table, then one INSERT … SELECT … ON
+    CONFLICT DO NOTHING. A round trip per row, a VALUES list to parse, or arrays to adapt in Python
+    each cost several times more than the insert itself."""
+    columns = ", ".join(REMINDER_COLUMNS)
+    staging = ", ".join(f"{name} {kind}" for name, kind in zip(REMINDER_COLUMNS, _PG_TYPES, strict=True))
+    connection.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS outbox_incoming ({staging}) ON COMMIT DROP")
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor.copy(f"COPY outbox_incoming ({columns}) FROM STDIN") as copy:
+            for row in batch:
+                copy.write_row(row)
+        cursor.execute(f"INSERT INTO outbox ({columns}, send_after, next_attempt_at, created_at) "
+                       f"SELECT {columns}, {stamps} FROM outbox_incoming ON CONFLICT (key) DO NOTHING")
+        inserted = max(0, int(cursor.rowcount))
+        cursor.execute("TRUNCATE outbox_incoming")
+    finally:
+        cursor.close()
+    return inserted
+
+
+def insert_reminders(session: Session, rows: list[tuple[Any, ...]], now: datetime) -> tuple[int, int]:
+    """Insert the reminder rows (REMINDER_COLUMNS then send_after) that are new; returns (pending
+    created, skipped recorded).
+
+    The driver's own `executemany` with `ON CONFLICT (key) DO NOTHING`, no RETURNING (both drivers
+    report the rows actually inserted in `rowcount`), and the timestamps a group of rows shares written
+    once into the statement: per-row conversions through the ORM cost more than the planning itself."""
+    dialect = session.get_bind().dialect
+    if dialect.name not in ("sqlite", "postgresql"):
+        raise NotImplementedError(f"the outbox supports SQLite and PostgreSQL, not {dialect.name}")
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    groups: dict[tuple[str, datetime], list[tuple[Any, ...]]] = defaultdict(list)
+    for row in rows:
+        groups[(row[10], row[-1])].append(row[:-1])
+    created = {"pending": 0, "skipped": 0}
+    connection = session.connection()
+    for (status, send_after), batch in groups.items():
+        stamps = f"{utc_literal(send_after)}, {utc_literal(send_after)}, {utc_literal(now)}"
+        if dialect.name == "sqlite":  # executemany runs in C, row after row, without round trips
+            sql = (f"INSERT INTO outbox ({', '.join(REMINDER_COLUMNS)}, send_after, next_attempt_at, created_at) "
+                   f"VALUES ({', '.join([mark] * len(REMINDER_COLUMNS))}, {stamps}) ON CONFLICT (key) DO NOTHING")
+            created[status] += max(0, int(connection.exec_driver_sql(sql, batch).rowcount))
+            continue
+        created[status] += _copy_insert(connection, batch, stamps)
+    return created["pending"], created["skipped"]
+
+
+def insert_selected_reminders(connection: Connection, select_sql: str, key_sql: str, order_sql: str,
+                              params: dict[str, Any]) -> int:
+    """Insert the reminder rows an SQL query gives (its columns: REMINDER_COLUMNS, then send_after,
+    next_attempt_at, created_at) whose key (`key_sql`, an expression over the query's tables) is not in
+    the outbox yet, in the order `order_sql` gives; returns how many were inserted. `select_sql` ends
+    with its WHERE clause, to which the NOT EXISTS is added.
+
+    NOT EXISTS first: planning again reads the key index instead of attempting every insert."""
+    columns = ", ".join(REMINDER_COLUMNS)
+    sql = (f"INSERT INTO outbox ({columns}, send_after, next_attempt_at, created_at) {select_sql}"
+           f" AND NOT EXISTS (SELECT 1 FROM outbox x WHERE x.key = {key_sql})"
+           f" ORDER BY {order_sql} ON CONFLICT (key) DO NOTHING")
+    return max(0, int(connection.exec_driver_sql(sql, params).rowcount))
+
+
+def cancel_done(session: Session, today: date, org_id: int | None = None) -> int:
+    """Cancel pending reminders of occurrences done by `today` (or no longer active): logging an action
+    stops every reminder not yet sent."""
+    occ = OccurrenceRow.__table__.alias("occ")
+    ob = ObligationRow.__table__.alias("ob")
+    # OFFSET 0 keeps the EXISTS a per-row lookup by primary key: flattened into a semi-join, PostgreSQL
+    # would hash every occurrence and obligation of the country to check a few pending reminders.
+    finished = select(occ.c.id).where(
+        occ.c.id == OutboxRow.occurrence_id,
+        ob.c.id == occ.c.obligation_id,
+        or_(and_(occ.c.done_on.is_not(None), occ.c.done_on <= today), occ.c.active.is_(False), ob.c.active.is_(False)),
+    ).offset(0).exists()
+    stmt = (update(OutboxRow)
+            .where(OutboxRow.status == "pending", OutboxRow.kind == "reminder", finished)
+            .values(status="cancelled", skip_reason="done: an action was logged (or the obligation was removed)")
+            .execution_options(synchronize_session=False))
+    if org_id is not None:
+        stmt = stmt.where(OutboxRow.org_id == org_id)
+    return int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------- hand-overs
+
+def pending_reminders_to(session: Session, org_id: int, recipient: str) -> list[OutboxRow]:
+    """The pending reminders of one organisation addressed to `recipient` (by name)."""
+    return list(session.scalars(select(OutboxRow).where(
+        OutboxRow.org_id == org_id, OutboxRow.kind == "reminder", OutboxRow.status == "pending",
+        OutboxRow.recipient == recipient)))
+
+
+def readdress(session: Session, row: OutboxRow, copies: Sequence[tuple[str, str, str]], reason: str,
+              now: datetime) -> None:
+    """Add a copy of the pending reminder `row` for each (key, recipient, destination), and keep `row`
+    as skipped for `reason`. A copy whose key exists already is not added again."""
+    for key, recipient, destination in copies:
+        session.execute(insert_new(session).values(
+            key=key, kind="reminder", org_id=row.org_id, occurrence_id=row.occurrence_id, stage=row.stage,
+            merged_stages=row.merged_stages, stage_day=row.stage_day, recipient=recipient,
+            destination=destination, lang=row.lang, send_after=row.send_after, status="pending", attempts=0,
+            next_attempt_at=row.next_attempt_at, created_at=now))
+    row.status, row.skip_reason = "skipped", reason
+
+
+# ---------------------------------------------------------------- reading
 
 @dataclass(frozen=True)
 class PlannedReminder:
@@ -48,7 +240,7 @@ class PlannedReminder:
 
 def last_id(session: Session) -> int:
     """The highest outbox id (0 when empty): rows above it are the ones added since."""
-    return int(session.scalar(select(func.max(OutboxRow.id))) or 0)
+    return int(session.scalar(select(OutboxRow.id).order_by(OutboxRow.id.desc()).limit(1)) or 0)
 
 
 def reminder_ids_since(session: Session, after_id: int) -> list[int]:
@@ -73,3 +265,52 @@ def reminders_since(session: Session, after_id: int) -> list[PlannedReminder]:
                             destination, status, reason, send_after, subject, text)
             for (id_, org, measure, obligation, period, due, stage, stage_day, recipient, destination, status,
                  reason, send_after, subject, text) in session.execute(query)]
+
+
+def reminder_contents(session: Session, ids: Sequence[int]) -> list[tuple[Any, ...]]:
+    """What rendering needs for those of the reminders `ids` that have no text yet: (id, occurrence id,
+    stage, stage day, recipient, lang, org code, org name, measure title, obligation code, obligation
+    title, done_when, unit code, unit name, period, due)."""
+    query = (
+        select(OutboxRow.id, OutboxRow.occurrence_id, OutboxRow.stage, OutboxRow.stage_day, OutboxRow.recipient,
+               OutboxRow.lang, OrganisationRow.code, OrganisationRow.name, MeasureRow.title, ObligationRow.code,
+               ObligationRow.title, ObligationRow.done_when, ObligationRow.unit_code, UnitRow.name,
+               OccurrenceRow.period, OccurrenceRow.due)
+        .join(OccurrenceRow, OccurrenceRow.id == OutboxRow.occurrence_id)
+        .join(ObligationRow, ObligationRow.id == OccurrenceRow.obligation_id)
+        .join(MeasureRow, MeasureRow.id == ObligationRow.measure_id)
+        .join(OrganisationRow, OrganisationRow.id == OutboxRow.org_id)
+        .outerjoin(UnitRow, and_(UnitRow.org_id == ObligationRow.org_id, UnitRow.code == ObligationRow.unit_code))
+        .where(OutboxRow.id.in_(list(ids)), OutboxRow.text.is_(None), OutboxRow.kind == "reminder")
+    )
+    return [tuple(row) for row in session.execute(query)]
+
+
+def store_texts(session: Session, texts: Sequence[dict[str, Any]]) -> None:
+    """Keep rendered texts: each dict has b_id (the outbox id), subject, text, html and line_text."""
+    if texts:
+        table = cast(Table, OutboxRow.__table__)
+        session.connection().execute(update(table).where(table.c.id == bindparam("b_id")), list(texts))
+
+
+def list_messages(session: Session, status: str | None = None, org: str | None = None,
+                  limit: int = 200) -> list[tuple[OutboxRow, str]]:
+    """The newest messages first, each with its organisation's code."""
+    query = (select(OutboxRow, OrganisationRow.code).join(OrganisationRow, OrganisationRow.id == OutboxRow.org_id)
+             .order_by(OutboxRow.id.desc()).limit(limit))
+    if status:
+        query = query.where(OutboxRow.status == status)
+    if org:
+        query = query.where(OrganisationRow.code == org)
+    return [(row, code) for row, code in session.execute(query)]
+
+
+def by_keys(session: Session, keys: Sequence[str]) -> dict[str, tuple[OutboxRow, date | None, str | None,
+                                                                        int | None]]:
+    """key → (row, its occurrence's due date, obligation code, measure id), the last three None for
+    digests and alerts."""
+    query = (select(OutboxRow, OccurrenceRow.due, ObligationRow.code, ObligationRow.measure_id)
+             .outerjoin(OccurrenceRow, OutboxRow.occurrence_id == OccurrenceRow.id)
+             .outerjoin(ObligationRow, OccurrenceRow.obligation_id == ObligationRow.id)
+             .where(OutboxRow.key.in_(list(keys))))
+    return {row.key: (row, due, ob, measure_id) for row, due, ob, measure_id in session.execute(query)}

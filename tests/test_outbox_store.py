@@ -1,0 +1,73 @@
+"""The outbox's home in the storage layer: nothing else touches its table; leases are claimed, renewed
+(the heartbeat of a long send) and honoured only for their owner. SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from sqlalchemy import Engine
+
+from config.loader import LoadResult
+from jobs import plan
+from tests.conftest import REPO
+from tests.fixtures_reminders import AS_OF, outbox, sync_sample
+from tracker.store import outbox_claims
+from tracker.store.db import session_scope
+
+OUTBOX_SQL = re.compile(r"\b(?:INTO|FROM|UPDATE|JOIN)\s+outbox\b", re.IGNORECASE)
+
+
+def test_only_the_storage_layer_touches_the_outbox_table() -> None:
+    offenders = []
+    for top in ("tracker", "jobs", "notifiers", "config"):
+        for path in sorted((REPO / top).rglob("*.py")):
+            relative = path.relative_to(REPO)
+            if relative.parts[:2] == ("tracker", "store"):
+                continue
+            text = path.read_text(encoding="utf-8")
+            if "OutboxRow" in text or OUTBOX_SQL.search(text):
+                offenders.append(str(relative))
+    assert offenders == [], "use tracker.store.outbox / outbox_claims / outbox_admin instead"
+
+
+def _planned(engine: Engine, sample: LoadResult) -> None:
+    sync_sample(engine, sample)
+    with session_scope(engine) as session:
+        assert plan.plan(session, AS_OF, "makha").created == 13
+
+
+def test_renew_extends_the_owners_lease_so_nobody_else_claims(engine: Engine, sample: LoadResult) -> None:
+    _planned(engine, sample)
+    with session_scope(engine) as session:
+        ids = outbox_claims.claim(session, "a", AS_OF, 60, 5)
+    assert len(ids) == 5
+    with session_scope(engine) as session:
+        assert outbox_claims.renew(session, "a", ids, AS_OF + timedelta(seconds=50), 300) == sorted(ids)
+        assert outbox_claims.renew(session, "b", ids, AS_OF + timedelta(seconds=50), 300) == []
+    later = AS_OF + timedelta(seconds=120)  # the first lease (60 s) would have expired by now
+    with session_scope(engine) as session:
+        taken = outbox_claims.claim(session, "b", later, 60, 100)
+    assert set(taken).isdisjoint(ids) and len(taken) == 8
+    leased = {r.id: r for r in outbox(engine, status="leased")}
+    assert {leased[i].lease_owner for i in ids} == {"a"}
+
+
+def test_an_expired_lease_taken_by_another_is_not_renewed(engine: Engine, sample: LoadResult) -> None:
+    _planned(engine, sample)
+    with session_scope(engine) as session:
+        ids = outbox_claims.claim(session, "a", AS_OF, 60, 3)
+    later = AS_OF + timedelta(seconds=61)
+    with session_scope(engine) as session:
+        assert set(ids) <= set(outbox_claims.claim(session, "b", later, 60, 100))
+    with session_scope(engine) as session:
+        assert outbox_claims.renew(session, "a", ids, later, 300) == []
+
+
+def test_a_claim_leases_at_most_its_batch(engine: Engine, sample: LoadResult) -> None:
+    # On PostgreSQL an `IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)` leased all 13 due rows for n = 5.
+    _planned(engine, sample)
+    for owner in ("a", "b"):
+        with session_scope(engine) as session:
+            assert len(outbox_claims.claim(session, owner, AS_OF, 300, 5)) == 5
+    assert len(outbox(engine, status="leased")) == 10
