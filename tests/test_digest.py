@@ -80,12 +80,13 @@ def test_an_action_dated_after_today_does_not_count_yet() -> None:
     assert d.completed_last_month == ()
 
 
-def test_the_overdue_list_keeps_last_years_unfinished_work() -> None:
+def test_last_years_unfinished_work_is_carried_over_apart_from_this_years_counts() -> None:
     org = make_org()
     occurrences = org.occurrences(2566) + org.occurrences(2567)
     d = build_digest(org, occurrences, [], 2023, 10, date(2023, 10, 2))
     assert d.fiscal_year == 2567
-    assert d.overdue[0].due == date(2022, 10, 31)  # the oldest first
+    assert d.overdue == ()  # nothing of FY 2567 is due yet on 2 October 2566
+    assert d.carried_over[0].due == date(2022, 10, 31) and d.carried_over_count == 5  # the oldest first
     assert all(u.total == sum(1 for o in occurrences if o.due.year * 12 + o.due.month >= 2023 * 12 + 10
                               and org.obligation(o.obligation).unit == u.code) for u in d.units)
 
@@ -112,7 +113,7 @@ def test_thai_rendering_has_be_dates_thai_digits_and_mail_safe_html() -> None:
     assert "<style" not in r.html and "<svg" not in r.html and "flex" not in r.html
     assert "<link" not in r.html and "class=" not in r.html
     assert re.search(r'<td width="\d+%" bgcolor="#[0-9a-f]{6}"', r.html)
-    assert len(r.line_text) < 1000 and "๓๓%" in r.line_text  # A-1 late of, B-1
+    assert len(r.line_text) < 1000 and "๓๓.๓%" in r.line_text  # A-1 late of, B-1
 
 
 def test_english_rendering() -> None:

@@ -2,18 +2,21 @@
 
 Pure: the caller passes the day (`today`) and the month; nothing here reads the clock or a database.
 Every figure comes from `tracker.domain.status.statuses`, so the digest and the status board never disagree.
+One scope for every count: the fiscal year of `today`. What is still overdue from earlier years is kept
+apart (`carried_over`), so the subject, the chart and the LINE text say the same number.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from tracker.domain.model import Action, Organisation
 from tracker.domain.rules import Occurrence
 from tracker.domain.status import OccurrenceStatus, Status, attribute_actions, statuses
-from tracker.domain.thaidate import fiscal_year, fiscal_year_bounds
+from tracker.domain.thaidate import fiscal_year, fiscal_year_bounds, to_arabic_digits, to_thai_digits
 from tracker.domain.workdays import WorkCalendar
 
 NEXT_DAYS = 30
@@ -62,6 +65,11 @@ class DigestItem:
     days_to_due: int | None = None
     done_on: date | None = None
     evidence: tuple[str, ...] = ()
+    periods: tuple[str, ...] = ()  # when grouped: every overdue period of the obligation, oldest first
+
+    @property
+    def count(self) -> int:
+        return max(1, len(self.periods))
 
 
 @dataclass(frozen=True)
@@ -89,10 +97,20 @@ class Digest:
     units: tuple[UnitSummary, ...]
     rate: float | None  # finished / (finished + overdue) of the fiscal year, now
     previous_rate: float | None  # the same, at the end of the previous month
-    overdue: tuple[DigestItem, ...]  # worst first
+    overdue: tuple[DigestItem, ...]  # of the fiscal year, one line per obligation (periods grouped), worst first
     completed_last_month: tuple[DigestItem, ...]
     due_next: tuple[DigestItem, ...]  # due within NEXT_DAYS, soonest first
     broken_evidence: tuple[BrokenEvidence, ...] = ()
+    carried_over: tuple[DigestItem, ...] = ()  # still overdue from earlier fiscal years, grouped, worst first
+
+    @property
+    def overdue_count(self) -> int:
+        """Overdue deadlines of the fiscal year (a monthly item three months behind counts three)."""
+        return sum(i.count for i in self.overdue)
+
+    @property
+    def carried_over_count(self) -> int:
+        return sum(i.count for i in self.carried_over)
 
     @property
     def month_key(self) -> str:
@@ -133,9 +151,10 @@ def build_digest(
 ) -> Digest:
     """The digest of month (`year`, `month`) as it stands on `today` (usually the digest day).
 
-    `occurrences` may span several fiscal years: the per-unit table and the rates cover the fiscal
-    year of `today`; the overdue list covers everything still overdue (an unfinished plan of last year
-    still matters); "completed last month" covers the calendar month before `month`.
+    `occurrences` may span several fiscal years: the per-unit table, the rates and the overdue list cover
+    the fiscal year of `today`; what is still overdue from earlier years is `carried_over` (an unfinished
+    plan of last year still matters, but is not counted as this year's); "completed last month" covers
+    the calendar month before `month`. A monthly obligation behind for several months is one line.
     """
     soon = {ob.code: ob.policy.due_soon_days for ob in org.obligations()}
     now_items = statuses(occurrences, actions, today, soon)
@@ -149,6 +168,8 @@ def build_digest(
     line = _Liner(org, evidence)
     overdue = sorted((s for s in now_items if s.status is Status.OVERDUE),
                      key=lambda s: (-(s.days_overdue or 0), s.occurrence.obligation))
+    this_year = [s for s in overdue if s.occurrence.due in fy_range]
+    earlier = [s for s in overdue if s.occurrence.due < fy_range.start]
     completed = [s for s in now_items if s.done_on is not None
                  and month_bounds(previous_end.year, previous_end.month)[0] <= s.done_on <= previous_end]
     due_next = [s for s in now_items if not s.is_finished and today <= s.occurrence.due
@@ -158,10 +179,44 @@ def build_digest(
         year=year, month=month, today=today, fiscal_year=fy,
         units=_unit_summaries(org, in_fy, first, last),
         rate=completion_rate(in_fy), previous_rate=completion_rate(previous_items),
-        overdue=tuple(line(s) for s in overdue),
+        overdue=_grouped([line(s) for s in this_year]),
+        carried_over=_grouped([line(s) for s in earlier]),
         completed_last_month=tuple(line(s) for s in sorted(completed, key=lambda s: (s.done_on, s.occurrence))),
         due_next=tuple(line(s) for s in due_next),
     )
+
+
+def _grouped(items: Sequence[DigestItem]) -> tuple[DigestItem, ...]:
+    """One line per obligation: the worst period's figures, and every period listed (oldest first)."""
+    groups: dict[str, list[DigestItem]] = {}
+    for item in items:
+        groups.setdefault(item.obligation, []).append(item)
+    out = []
+    for members in groups.values():  # items come worst first, so the first member is the worst
+        periods = tuple(m.period for m in sorted(members, key=lambda m: m.due))
+        out.append(replace(members[0], periods=periods) if len(members) > 1 else members[0])
+    return tuple(out)
+
+
+_BE_YEAR = re.compile(r"(?<![0-9๐-๙])(25[0-9]{2}|๒๕[๐-๙]{2})(?![0-9๐-๙])")
+_SHORT_YEAR = re.compile(r"((?:ม\.ค|ก\.พ|มี\.ค|เม\.ย|พ\.ค|มิ\.ย|ก\.ค|ส\.ค|ก\.ย|ต\.ค|พ\.ย|ธ\.ค)\.?\s*)([0-9๐-๙]{2})"
+                         r"(?![0-9๐-๙])")
+
+
+def title_for_year(title: str, written_for: int, fy: int) -> str:
+    """An obligation's title as it reads for fiscal year `fy` when it was written for `written_for`: the
+    B.E. years it names move with it ("ภายในเดือนตุลาคม ๒๕๖๕" in FY 2566's plan is "ตุลาคม ๒๕๖๗" for FY
+    2568), so a line never says one year in the title and another in its due date."""
+    shift = fy - written_for
+    if shift == 0:
+        return title
+
+    def move(text: str, width: int) -> str:
+        moved = str(int(to_arabic_digits(text)) + shift).zfill(width)[-width:]
+        return to_thai_digits(moved) if text[0] in "๐๑๒๓๔๕๖๗๘๙" else moved
+
+    title = _BE_YEAR.sub(lambda m: move(m[1], 4), title)
+    return _SHORT_YEAR.sub(lambda m: m[1] + move(m[2], 2), title)
 
 
 def _bucket(item: OccurrenceStatus, first: date, last: date) -> str:
@@ -196,13 +251,16 @@ class _Liner:
 
     def __init__(self, org: Organisation, evidence: dict[Occurrence, tuple[str, ...]]) -> None:
         self.obligations = {ob.code: ob for ob in org.obligations()}
+        self.written_for = org.fiscal_year
         self.units = {u.code: u.name for u in org.units}
         self.evidence = evidence
 
     def __call__(self, item: OccurrenceStatus) -> DigestItem:
         ob = self.obligations[item.occurrence.obligation]
+        occurrence_fy = int(item.occurrence.period[:4])  # every period code starts with its fiscal year
         return DigestItem(
-            measure=ob.measure, obligation=ob.code, title=ob.title, unit=ob.unit,
+            measure=ob.measure, obligation=ob.code, title=title_for_year(ob.title, self.written_for, occurrence_fy),
+            unit=ob.unit,
             unit_name=self.units.get(ob.unit, ob.unit), period=item.occurrence.period, due=item.occurrence.due,
             days_overdue=item.days_overdue, days_to_due=item.days_to_due, done_on=item.done_on,
             evidence=self.evidence.get(item.occurrence, ()),

@@ -16,11 +16,12 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from tracker.domain.digest import Digest, UnitSummary
-from tracker.domain.thaidate import MONTHS_EN, MONTHS_FULL, ce_to_be, format_date, to_thai_digits
+from tracker.domain.thaidate import MONTHS_EN, MONTHS_FULL, ce_to_be, format_date, period_label, to_thai_digits
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 LINE_LIMIT = 5000  # LINE's text message limit, in UTF-16 code units
 LINE_ITEMS = 5
+OVERDUE_SHOWN = 10  # then "และอีก N รายการ" and the board's link: a mail is read, not scrolled for 8,000 px
 
 BUCKETS = ("done", "late", "overdue", "due_this_month", "upcoming")
 COLOURS = {"done": "#2e7d32", "late": "#f9a825", "overdue": "#c62828", "due_this_month": "#ef6c00",
@@ -45,7 +46,11 @@ TEXTS = {
         "days": "วัน", "due": "กำหนด", "none": "ไม่มี",
         "completed": "ดำเนินการแล้วเสร็จในเดือนที่ผ่านมา", "done_on": "ดำเนินการเมื่อ", "evidence": "หลักฐาน",
         "next": "ครบกำหนดภายใน ๓๐ วันข้างหน้า", "days_left": "เหลือ",
-        "more": "และอีก", "more_items": "รายการ",
+        "more": "และอีก", "more_items": "รายการ", "see_all": "ดูทั้งหมดได้ที่",
+        "greeting": "เรียน ผู้บริหาร", "closing": "จึงเรียนมาเพื่อโปรดทราบ",
+        "sender": "ระบบติดตามมาตรการส่งเสริมคุณธรรมและความโปร่งใส",
+        "scope": "นับเฉพาะรายการของปีงบประมาณ พ.ศ.", "carried": "ค้างจากปีก่อน", "periods": "งวด",
+        "first_due": "งวดแรกกำหนด",
         "broken": "ลิงก์หลักฐานที่เปิดไม่ได้ (ผู้ประเมินจะไม่ให้คะแนนรายการที่ลิงก์เสีย)", "broken_since": "เปิดไม่ได้ตั้งแต่",
         "footer": "ข้อความนี้ส่งโดยระบบติดตามมาตรการ ITA โดยอัตโนมัติ ในวันทำการแรกของทุกเดือน",
     },
@@ -59,7 +64,11 @@ TEXTS = {
         "days": "days", "due": "due", "none": "none",
         "completed": "Completed last month", "done_on": "done on", "evidence": "evidence",
         "next": "Due in the next 30 days", "days_left": "left",
-        "more": "and", "more_items": "more",
+        "more": "and", "more_items": "more", "see_all": "see them all at",
+        "greeting": "Dear executives of", "closing": "For your information.",
+        "sender": "ITA measures tracker",
+        "scope": "counting the deadlines of fiscal year (B.E.)", "carried": "carried over from earlier years:",
+        "periods": "periods", "first_due": "the first due",
         "broken": "Evidence links that no longer open (an assessor fails an item whose link is dead)",
         "broken_since": "broken since",
         "footer": "Sent automatically by the ITA tracker on the first working day of every month.",
@@ -107,16 +116,34 @@ class _Format:
             return to_thai_digits(f"{MONTHS_FULL[month - 1]} {ce_to_be(year)}")
         return f"{MONTHS_EN[month - 1]} {year}"
 
+    def _one_decimal(self, value: float) -> str:
+        # Whole numbers stay whole ("๕๐"); others keep one decimal ("๕.๖"), as a rounded "๖%" beside a
+        # change of "−๔ จุด" would not add up for the reader.
+        text = f"{value:.1f}".removesuffix(".0")
+        return self.n(text)
+
     def pct(self, rate: float | None) -> str:
-        return "-" if rate is None else self.n(f"{rate * 100:.0f}") + "%"
+        return "-" if rate is None else self._one_decimal(rate * 100) + "%"
 
     def change(self, delta: float | None) -> str:
+        """"เพิ่มขึ้น ๒ จุด", "ลดลง ๓.๕ จุด", "เท่าเดิม" (percentage points since the end of last month)."""
         if delta is None:
             return "-"
-        points = round(delta * 100)
-        sign = "+" if points > 0 else ("−" if points < 0 else "±")
-        unit = " จุด" if self.lang == "th" else " pts"
-        return f"{sign}{self.n(abs(points))}{unit}"
+        points = round(delta * 100, 1)
+        if points == 0:
+            return "เท่าเดิม" if self.lang == "th" else "unchanged"
+        size = self._one_decimal(abs(points))
+        if self.lang == "th":
+            return f"{'เพิ่มขึ้น' if points > 0 else 'ลดลง'} {size} จุด"
+        return f"{'up' if points > 0 else 'down'} {size} pts"
+
+    def periods(self, codes: tuple[str, ...]) -> str:
+        """"ต.ค. ๖๗, พ.ย. ๖๗, ธ.ค. ๖๗": the periods of a grouped line."""
+        return ", ".join(period_label(code, self.lang) for code in codes)
+
+    def place(self, district: str, province: str) -> str:
+        """"อำเภอโนนสูง จังหวัดนครราชสีมา", as an address is written; "(Non Sung, …)" in English."""
+        return f"อำเภอ{district} จังหวัด{province}" if self.lang == "th" else f"{district}, {province}"
 
 
 def bar_segments(unit: UnitSummary) -> list[dict[str, Any]]:
@@ -135,11 +162,11 @@ def bar_segments(unit: UnitSummary) -> list[dict[str, Any]]:
             for b in BUCKETS if counts[b] and widths[b]]
 
 
-def _context(digest: Digest, lang: str) -> dict[str, Any]:
+def _context(digest: Digest, lang: str, board_url: str | None) -> dict[str, Any]:
     return {
         "d": digest, "f": _Format(lang), "labels": LABELS[lang], "buckets": BUCKETS, "colours": COLOURS,
         "bars": {u.code: bar_segments(u) for u in digest.units}, "line_items": LINE_ITEMS,
-        "t": TEXTS[lang], "lang": lang,
+        "overdue_shown": OVERDUE_SHOWN, "t": TEXTS[lang], "lang": lang, "board_url": board_url,
     }
 
 
@@ -147,9 +174,9 @@ def subject(digest: Digest, lang: str) -> str:
     f = _Format(lang)
     if lang == "th":
         return (f"สรุปสถานะมาตรการ ITA {digest.org_name} ประจำเดือน{f.month(digest.year, digest.month)}"
-                f" (เกินกำหนด {f.n(len(digest.overdue))} รายการ)")
+                f" (เกินกำหนด {f.n(digest.overdue_count)} รายการ)")
     return (f"ITA measures digest, {digest.org_name}, {f.month(digest.year, digest.month)}"
-            f" ({len(digest.overdue)} overdue)")
+            f" ({digest.overdue_count} overdue)")
 
 
 def _fit_line(text: str) -> str:
@@ -162,9 +189,11 @@ def _fit_line(text: str) -> str:
     return out + "…"
 
 
-def render_digest(digest: Digest, lang: str = "th") -> RenderedDigest:
+def render_digest(digest: Digest, lang: str = "th", *, board_url: str | None = None) -> RenderedDigest:
+    """The digest in `lang`. `board_url`, when given, is where the whole board can be seen (the web app's
+    link): the overdue list, cut after OVERDUE_SHOWN lines, points there. None leaves it out."""
     lang = "en" if lang == "en" else "th"
-    context = _context(digest, lang)
+    context = _context(digest, lang, board_url)
     return RenderedDigest(
         subject=subject(digest, lang),
         text=_ENV.get_template("digest.txt.j2").render(context),
