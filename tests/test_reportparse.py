@@ -263,7 +263,7 @@ def test_an_action_without_a_year_takes_the_fiscal_year() -> None:
 
 
 def test_an_action_without_a_date_is_listed_and_warned_about() -> None:
-    report = one_row("ประเด็น", "สำนักปลัด", "๑. ทำ", "๑. ทำ ภายในปีงบประมาณ", "๑. สำนักปลัด อยู่ระหว่างดำเนินการ")
+    report = one_row("ประเด็น", "สำนักปลัด", "๑. ทำ", "๑. ทำ ภายในปีงบประมาณ", "๑. สำนักปลัด ประชุมคณะทำงาน")
     assert report.measures[0].actions[0].date is None
     assert any("has no date" in w.message and w.column == 5 for w in report.warnings)
 

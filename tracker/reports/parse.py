@@ -29,6 +29,7 @@ from tracker.domain.thaidate import (
     normalise_digits,
     normalize_be_year,
     to_arabic_digits,
+    to_thai_digits,
 )
 from tracker.domain.workdays import WorkCalendar
 
@@ -71,20 +72,45 @@ class ReportSource:
     name: str = "report"
 
 
+class Note(str):
+    """A warning's English text (the str itself, which tests and logs match) carrying its Thai (`th`),
+    the language the officials who run the import read."""
+
+    th: str
+
+    def __new__(cls, en: str, th: str) -> Note:
+        made = super().__new__(cls, en)
+        made.th = th
+        return made
+
+
+def _n(value: object) -> str:
+    return to_thai_digits(str(value))
+
+
 @dataclass(frozen=True)
 class ReportWarning:
-    """Something the parser could not read or found implausible. `row`/`column` are 1-based."""
+    """Something the parser could not read or found implausible. `row`/`column` are 1-based.
+    `message` is English, `message_th` Thai; `describe(lang)` is what a person is shown."""
 
     row: int | None
     column: int | None
     text: str
     message: str
+    message_th: str = ""
+
+    def describe(self, lang: str = "th") -> str:
+        shown = self.text if len(self.text) <= 90 else self.text[:87] + "…"
+        if lang == "en":
+            where = "title" if self.row is None else f"row {self.row}" + (
+                f", column {self.column}" if self.column else "")
+            return f"{where}: {self.message}" + (f' — "{shown}"' if shown else "")
+        where = "ส่วนหัวรายงาน" if self.row is None else f"แถวที่ {_n(self.row)}" + (
+            f" คอลัมน์ที่ {_n(self.column)}" if self.column else "")
+        return f"{where}: {self.message_th or self.message}" + (f" — “{shown}”" if shown else "")
 
     def __str__(self) -> str:
-        where = "title" if self.row is None else f"row {self.row}" + (
-            f", column {self.column}" if self.column else "")
-        shown = self.text if len(self.text) <= 90 else self.text[:87] + "…"
-        return f"{where}: {self.message}" + (f' — "{shown}"' if shown else "")
+        return self.describe("en")
 
 
 @dataclass(frozen=True)
@@ -146,7 +172,9 @@ def _clean(text: str) -> str:
 
 # ---------------------------------------------------------------- numbered items
 
-_ITEM = re.compile(r"(?:^|(?<=\s))(\d{1,2})\s?\.(?!\d)\s*")
+# "๑. …", "๑) …", "(๑) …"; also glued to the previous item's last word or year ("…ตุลาคม๒. …",
+# "…๒๕๖๕๒. …"), which otherwise merges two obligations into one.
+_ITEM = re.compile(r"(?:^|(?<=\s)|(?<=[\u0e01-\u0e4f])|(?<=25\d\d))(?:\((\d{1,2})\)|(\d{1,2})\s?[.)])(?!\d)\s*")
 
 
 def split_items(text: str) -> list[tuple[int | None, str]]:
@@ -159,7 +187,7 @@ def split_items(text: str) -> list[tuple[int | None, str]]:
     cuts: list[tuple[int, int, int]] = []  # (number, start of marker, start of text)
     expected = 1
     for m in _ITEM.finditer(plain):
-        if int(m[1]) == expected:
+        if int(m[1] or m[2]) == expected:
             cuts.append((expected, m.start(), m.end()))
             expected += 1
     if not cuts:
@@ -177,8 +205,13 @@ def split_items(text: str) -> list[tuple[int | None, str]]:
 # ---------------------------------------------------------------- deadlines
 
 _RELATIVE = re.compile(r"ภายใน\s*\d+\s*วัน(?!ที่)")
+_AFTER_PERIOD_END = re.compile(
+    r"ภายใน\s*(\d+)\s*วัน\s*(?:นับ\s*(?:แต่|จาก)\s*)?(?:วัน)?สิ้น\s*(เดือน|ไตรมาส|รอบ\s*6\s*เดือน|ครึ่งปี|ปีงบประมาณ)")
 _DATE = re.compile(rf"(?<!\d)(\d{{1,2}})\s*(?:เดือน\s*)?({MONTH_RE}){_YEAR}?")
 _MONTHLY_DAY = re.compile(r"(?:ภายใน|ก่อน)\s*วันที่\s*(\d{1,2})\s*(?:ของ)?\s*(ทุกเดือน|เดือนถัดไป)")
+_EVERY_DAY_OF_MONTH = re.compile(r"ทุก\s*วันที่\s*(\d{1,2})\s*(?:ของ\s*(?:ทุก\s*)?เดือน|ของทุกเดือน)")
+_BEFORE_DATE = re.compile(r"ก่อน\s*วันที่")
+_QUARTER_NUMBER = re.compile(r"ภายใน\s*ไตรมาส\s*ที่\s*([1-4])")
 _RANGE = re.compile(rf"({MONTH_RE}){_YEAR}?\s*(?:-|–|—|ถึง)\s*(?:เดือน\s*)?({MONTH_RE}){_YEAR}?")
 _MONTH = re.compile(rf"(ภายใน\s*|ก่อน\s*|ไม่เกิน\s*)?(?:เดือน\s*)?({MONTH_RE}){_YEAR}?")
 _FISCAL_YEAR = re.compile(rf"(?:ภายใน|ตลอด|ใน)\s*ปีงบประมาณ(?:\s*{_BE}?\s*(\d{{4}}|\d{{2}})(?!\d))?")
@@ -186,13 +219,17 @@ _ROUND = re.compile(r"รอบ\s*(6|12)\s*เดือน")
 _VAGUE = re.compile(r"อย่างสม่ำเสมอ|อย่างต่อเนื่อง|เป็นประจำ|สม่ำเสมอ")
 _FREQUENCIES: tuple[tuple[re.Pattern[str], Frequency | None], ...] = (
     (re.compile(r"ทุก\s*(\d+)\s*เดือน"), None),  # the number decides
-    (re.compile(r"ทุก\s*เดือน|รายเดือน|เดือนละ\s*(\d+)\s*ครั้ง"), Frequency.MONTHLY),
-    (re.compile(r"ทุก\s*ไตรมาส|รายไตรมาส|ไตรมาสละ\s*(\d+)\s*ครั้ง"), Frequency.QUARTERLY),
+    (re.compile(r"ทุก\s*(?:สิ้น)?\s*เดือน|รายเดือน|เดือนละ\s*(\d+)\s*ครั้ง"), Frequency.MONTHLY),
+    (re.compile(r"ทุก\s*(?:สิ้น)?\s*ไตรมาส|รายไตรมาส|ไตรมาสละ\s*(\d+)\s*ครั้ง"), Frequency.QUARTERLY),
     (re.compile(r"ทุก\s*ครึ่งปี|ครึ่งปีละ\s*(\d+)\s*ครั้ง"), Frequency.HALF_YEARLY),
     (re.compile(r"ปีละ\s*(\d+)\s*ครั้ง|ทุก\s*ปี(?!งบ)|รายปี"), Frequency.YEARLY),
 )
 _MONTHS_TO_FREQUENCY = {1: Frequency.MONTHLY, 3: Frequency.QUARTERLY, 6: Frequency.HALF_YEARLY,
                         12: Frequency.YEARLY}
+_PERIOD_WORDS = {"เดือน": Frequency.MONTHLY, "ไตรมาส": Frequency.QUARTERLY, "ครึ่งปี": Frequency.HALF_YEARLY,
+                 "ปีงบประมาณ": Frequency.YEARLY}
+_FREQUENCY_TH = {Frequency.MONTHLY: "ทุกเดือน", Frequency.QUARTERLY: "ทุกไตรมาส", Frequency.HALF_YEARLY: "ทุก ๖ เดือน",
+                 Frequency.YEARLY: "ปีละครั้ง"}
 _STATUS = re.compile(rf"\s*\[\s*{STATUS_MARK}[^\]]*\]")
 
 
@@ -201,57 +238,115 @@ def strip_generated_marks(text: str) -> str:
     return _clean(_STATUS.sub("", text))
 
 
-def _year_warning(what: str, month: int, year_text: str | None, fy: int) -> str | None:
+def _year_warning(what: str, month: int, year_text: str | None, fy: int) -> Note | None:
     """A warning when a written year puts `month` outside fiscal year `fy`."""
     if year_text is None:
         return None
+    what_th = {"the deadline": "กำหนดเวลา", "the period's end": "ปลายช่วงเวลา",
+               "the period's start": "ต้นช่วงเวลา"}.get(what, what)
     try:
         year_ce = be_to_ce(normalize_be_year(int(year_text)))
     except DateParseError as exc:
-        return f"{exc}; the month is read as {MONTHS_FULL[month - 1]} of fiscal year {fy}"
+        return Note(f"{exc}; the month is read as {MONTHS_FULL[month - 1]} of fiscal year {fy}",
+                    f"ปี {_n(year_text)} ไม่ใช่ปีพุทธศักราช{_ce_hint(year_text)} จึงอ่านเป็นเดือน"
+                    f"{MONTHS_FULL[month - 1]}ของปีงบประมาณ {_n(fy)}")
     expected = month_in_fiscal_year(fy, month).start.year
     if year_ce == expected:
         return None
     bounds = fiscal_year_bounds(fy)
-    return (f"{what} is dated {MONTHS_FULL[month - 1]} {year_ce + 543}, outside fiscal year {fy}"
-            f" ({format_thai_date(bounds.start)} – {format_thai_date(bounds.end)}): it is read as"
-            f" {MONTHS_FULL[month - 1]} {expected + 543}; check the year")
+    return Note(f"{what} is dated {MONTHS_FULL[month - 1]} {year_ce + 543}, outside fiscal year {fy}"
+                f" ({format_thai_date(bounds.start)} – {format_thai_date(bounds.end)}): it is read as"
+                f" {MONTHS_FULL[month - 1]} {expected + 543}; check the year",
+                f"{what_th}ระบุเดือน{MONTHS_FULL[month - 1]} {_n(year_ce + 543)} ซึ่งอยู่นอกปีงบประมาณ {_n(fy)}"
+                f" ({format_thai_date(bounds.start)} – {format_thai_date(bounds.end)}) จึงอ่านเป็นเดือน"
+                f"{MONTHS_FULL[month - 1]} {_n(expected + 543)} โปรดตรวจสอบปี")
+
+
+def _ce_hint(year_text: str) -> str:
+    """" (ดูเหมือนปีคริสต์ศักราช: พ.ศ. ๒๕๖๘)" for a C.E. year such as 2025."""
+    year = int(year_text)
+    return f" (ดูเหมือนปีคริสต์ศักราช ตรงกับ พ.ศ. {_n(year + 543)})" if 1900 <= year <= 2200 else ""
 
 
 def parse_deadline(text: str, fy: int) -> tuple[DueRule | None, list[str]]:
-    """The due rule a deadline phrase gives, for a report of fiscal year `fy` (B.E.), and warnings.
+    """The due rule a deadline phrase gives, for a report of fiscal year `fy` (B.E.), and warnings
+    (each a `Note`: English, with its Thai as `.th`).
 
     Reads months with or without a year ("ภายในเดือนตุลาคม ๒๕๖๕", "ภายใน ต.ค. 65", "ภายในเดือนเมษายน"),
     dates ("ภายในวันที่ ๓๑ ตุลาคม ๒๕๖๕"), the fiscal year ("ภายในปีงบประมาณ", "ตลอดปีงบประมาณ",
-    "ต.ค. 65 – ก.ย. 66"), frequencies ("ทุกเดือน", "ไตรมาสละ ๑ ครั้ง", "ทุก ๖ เดือน", "ปีละ ๑ ครั้ง") and
-    rounds ("รอบ ๖ เดือน"). Returns (None, [why]) for a relative deadline ("ภายใน 30 วัน นับแต่…"),
-    for "อย่างสม่ำเสมอ" and for text with no deadline at all. The more precise phrase wins: a date or a
-    month over a frequency, a frequency over the fiscal year.
+    "ต.ค. 65 – ก.ย. 66"), frequencies ("ทุกเดือน", "ทุกสิ้นเดือน", "ไตรมาสละ ๑ ครั้ง", "ทุก ๖ เดือน",
+    "ปีละ ๒ ครั้ง" = half-yearly), a day of the month ("ทุกวันที่ ๕ ของเดือน", "ไตรมาสละ ๑ ครั้ง ภายในวันที่
+    ๑๕ ของเดือนถัดไป"), days after a period ("ภายใน ๑๕ วันนับจากสิ้นไตรมาส"), a quarter ("ภายในไตรมาสที่ ๒")
+    and rounds ("รอบ ๖ เดือน"). An explicit deadline wins over the period reported on ("รายงานผลรอบ ๖ เดือน
+    (ต.ค. ๖๗ – มี.ค. ๖๘) ภายในเดือนเมษายน ๒๕๖๘" is due in April). Returns (None, [why]) for a deadline
+    counted from an event ("ภายใน 30 วัน นับแต่…"), for "อย่างสม่ำเสมอ" and for text with no deadline.
+    A second deadline of another kind ("ภายในเดือนธันวาคม … และรายงานผลทุกเดือน") is warned about.
     """
     plain = _clean(to_arabic_digits(strip_generated_marks(text)))
+    after = _read_after_period_end(plain, fy)
+    if after is not None:
+        return after
     if _RELATIVE.search(plain):
-        return None, ["the deadline counts days from an event (\"ภายใน … วัน นับแต่…\"), so it has no fixed"
-                      " date: set 'due' by hand if it should be reminded"]
-    for reader in (_read_date, _read_monthly_day, _read_partial_range, _read_month, _read_frequency,
-                   _read_fiscal_year, _read_round):
+        return None, [Note("the deadline counts days from an event (\"ภายใน … วัน นับแต่…\"), so it has no fixed"
+                           " date: set 'due' by hand if it should be reminded",
+                           "กำหนดเวลานับจำนวนวันจากเหตุการณ์ (\"ภายใน … วัน นับแต่…\") จึงไม่มีวันครบกำหนดที่แน่นอน"
+                           " หากต้องการให้แจ้งเตือน โปรดกำหนด 'due' เอง")]
+    for reader in (_read_date, _read_every_day_of_month, _read_monthly_day, _read_quarter_number,
+                   _read_explicit_month, _read_partial_range, _read_month, _read_frequency, _read_fiscal_year,
+                   _read_round):
         found = reader(plain, fy)
         if found is not None:
-            return found
+            rule, notes = found
+            return rule, notes + _second_kind(plain, rule)
     if m := _VAGUE.search(plain):
-        return None, [f"\"{m[0]}\" (regularly, continuously) gives no definite deadline: set 'due' by hand, for example"
-                      " { kind = \"recurring\", every = \"monthly\" }"]
-    return None, ["no recognisable deadline: set 'due' by hand (e.g. { kind = \"month\", month = 10 })"
-                  " or leave it without one"]
+        return None, [Note(f"\"{m[0]}\" (regularly, continuously) gives no definite deadline: set 'due' by hand,"
+                           " for example { kind = \"recurring\", every = \"monthly\" }",
+                           f"\"{m[0]}\" ไม่ได้ระบุกำหนดเวลาที่แน่นอน โปรดกำหนด 'due' เอง"
+                           " เช่น { kind = \"recurring\", every = \"monthly\" }")]
+    return None, [Note("no recognisable deadline: set 'due' by hand (e.g. { kind = \"month\", month = 10 })"
+                       " or leave it without one",
+                       "ไม่พบกำหนดเวลาที่อ่านได้ โปรดกำหนด 'due' เอง (เช่น { kind = \"month\", month = 10 })"
+                       " หรือปล่อยไว้โดยไม่มีกำหนด")]
 
 
 _Found = tuple[DueRule | None, list[str]]
+
+
+def _second_kind(plain: str, rule: DueRule | None) -> list[str]:
+    """A frequency beside a fixed month or date ("ภายในเดือนธันวาคม ๒๕๖๖ และรายงานผลทุกเดือน"): one
+    obligation tracks one deadline, so the second is named for the admin to split off."""
+    if not isinstance(rule, (MonthRule, DateRule)):
+        return []
+    frequency = _read_frequency(plain, 0)
+    if frequency is None or not isinstance(frequency[0], RecurringRule):
+        return []
+    every = frequency[0].frequency
+    return [Note(f"the text also says {every.value} (\"{_FREQUENCY_TH[every]}\"): only the fixed deadline is"
+                 " tracked; split the obligation in two to track both",
+                 f"ข้อความระบุทั้งกำหนดเวลาและความถี่ \"{_FREQUENCY_TH[every]}\" ระบบติดตามได้เพียงกำหนดเวลาเดียว"
+                 " จึงใช้กำหนดเวลา โปรดแยกเป็นสองรายการหากต้องติดตามทั้งสองอย่าง")]
 
 
 def _several(kind: str, matches: Sequence[str]) -> list[str]:
     distinct = list(dict.fromkeys(_clean(m) for m in matches))
     if len(distinct) < 2:
         return []
-    return [f"several {kind}s ({'; '.join(distinct)}): the first is used; split the obligation if each counts"]
+    kind_th = {"date": "วันที่", "month": "เดือน"}.get(kind, kind)
+    return [Note(f"several {kind}s ({'; '.join(distinct)}): the first is used; split the obligation if each counts",
+                 f"ระบุ{kind_th}ไว้หลายค่า ({to_thai_digits('; '.join(distinct))}) จึงใช้ค่าแรก"
+                 " หากแต่ละค่าเป็นกำหนดแยกกัน โปรดแยกเป็นหลายรายการ")]
+
+
+def _read_after_period_end(plain: str, fy: int) -> _Found | None:
+    m = _AFTER_PERIOD_END.search(plain)
+    if m is None:
+        return None
+    days, period = int(m[1]), re.sub(r"\s", "", m[2])
+    frequency = Frequency.HALF_YEARLY if period.startswith("รอบ") else _PERIOD_WORDS[period]
+    try:
+        return RecurringRule(frequency, grace_days=days), []
+    except RuleError as exc:
+        return None, [Note(f"{exc}: set 'due' by hand", f"จำนวนวัน {_n(days)} มากเกินไป โปรดกำหนด 'due' เอง")]
 
 
 def _read_date(plain: str, fy: int) -> _Found | None:
@@ -266,10 +361,30 @@ def _read_date(plain: str, fy: int) -> _Found | None:
             make_date(be_to_ce(normalize_be_year(int(m[3]))), month, day)
         rule: DueRule = DateRule(month, day)
     except (DateParseError, RuleError) as exc:
-        return None, [f"the deadline's date does not exist ({exc}): correct it in the report or set 'due' by hand"]
+        hint = _ce_hint(m[3]) if m[3] else ""
+        return None, [Note(f"the deadline's date does not exist ({exc}): correct it in the report or set 'due' by"
+                           " hand", f"วันที่ของกำหนดเวลาไม่มีอยู่จริง{hint} โปรดแก้ไขในรายงานหรือกำหนด 'due' เอง")]
+    if _BEFORE_DATE.search(plain):
+        warnings.append(Note(f"\"ก่อนวันที่ {day} …\" (before the date) is read as due by {day}"
+                             f" {MONTHS_FULL[month - 1]}: if that day itself is too late, move 'due' a day earlier",
+                             f"\"ก่อนวันที่ {_n(day)} …\" อ่านเป็นครบกำหนดภายในวันที่ {_n(day)} {MONTHS_FULL[month - 1]}"
+                             " หากวันนั้นถือว่าเลยกำหนดแล้ว โปรดเลื่อน 'due' ให้เร็วขึ้นหนึ่งวัน"))
     if note := _year_warning("the deadline", month, m[3], fy):
         warnings.append(note)
     return rule, warnings
+
+
+def _read_every_day_of_month(plain: str, fy: int) -> _Found | None:
+    m = _EVERY_DAY_OF_MONTH.search(plain)
+    if m is None:
+        return None
+    day = int(m[1])
+    if not 1 <= day <= 31:
+        return None, [Note(f"day {day} of the month does not exist: set 'due' by hand",
+                           f"ไม่มีวันที่ {_n(day)} ในเดือน โปรดกำหนด 'due' เอง")]
+    return RecurringRule(Frequency.MONTHLY, grace_days=day), [
+        Note(f"read as: each month's work is due by day {day} of the following month",
+             f"อ่านเป็น: งานของแต่ละเดือนครบกำหนดภายในวันที่ {_n(day)} ของเดือนถัดไป")]
 
 
 def _read_monthly_day(plain: str, fy: int) -> _Found | None:
@@ -278,9 +393,38 @@ def _read_monthly_day(plain: str, fy: int) -> _Found | None:
         return None
     day = int(m[1])
     if not 1 <= day <= 31:
-        return None, [f"day {day} of the month does not exist: set 'due' by hand"]
-    return RecurringRule(Frequency.MONTHLY, grace_days=day), [
-        f"read as: each month's work is due by day {day} of the following month"] if m[2] == "ทุกเดือน" else []
+        return None, [Note(f"day {day} of the month does not exist: set 'due' by hand",
+                           f"ไม่มีวันที่ {_n(day)} ในเดือน โปรดกำหนด 'due' เอง")]
+    # "ไตรมาสละ ๑ ครั้ง ภายในวันที่ ๑๕ ของเดือนถัดไป": the frequency said beside it decides the period.
+    named = _read_frequency(plain, fy)
+    frequency = named[0].frequency if named and isinstance(named[0], RecurringRule) else Frequency.MONTHLY
+    notes: list[str] = []
+    if m[2] == "ทุกเดือน":
+        notes.append(Note(f"read as: each month's work is due by day {day} of the following month",
+                          f"อ่านเป็น: งานของแต่ละเดือนครบกำหนดภายในวันที่ {_n(day)} ของเดือนถัดไป"))
+    return RecurringRule(frequency, grace_days=day), notes
+
+
+def _read_quarter_number(plain: str, fy: int) -> _Found | None:
+    m = _QUARTER_NUMBER.search(plain)
+    if m is None:
+        return None
+    end_month = (9 + 3 * int(m[1]) - 1) % 12 + 1  # quarter 1 ends in December, 2 in March, …
+    return MonthRule(end_month), []
+
+
+def _read_explicit_month(plain: str, fy: int) -> _Found | None:
+    """"ภายในเดือนเมษายน ๒๕๖๘" after a period reported on ("รอบ ๖ เดือน (ต.ค. ๖๗ – มี.ค. ๖๘)"): the
+    deadline, not the period's end. A month that starts a range is not a deadline."""
+    ranges = [r.span() for r in _RANGE.finditer(plain)]
+    if not ranges:
+        return None
+    for m in _MONTH.finditer(plain):
+        if m[1] and m[1].startswith("ภายใน") and not any(a <= m.start(2) < b for a, b in ranges):
+            month = month_number(m[2])
+            note = _year_warning("the deadline", month, m[3], fy)
+            return MonthRule(month), [note] if note else []
+    return None
 
 
 def _read_partial_range(plain: str, fy: int) -> _Found | None:
@@ -291,7 +435,9 @@ def _read_partial_range(plain: str, fy: int) -> _Found | None:
     if (start, end) == (10, 9):
         # The whole fiscal year: a frequency said beside it ("ทุกไตรมาส (ต.ค. 65 – ก.ย. 66)") is more precise.
         return _read_frequency(plain, fy) or _read_fiscal_year(plain, fy)
-    warnings = [f"the period {_clean(m[0])} is read as due by the end of {MONTHS_FULL[end - 1]}"]
+    warnings: list[str] = [Note(f"the period {_clean(m[0])} is read as due by the end of {MONTHS_FULL[end - 1]}",
+                                f"ช่วงเวลา {to_thai_digits(_clean(m[0]))} อ่านเป็นครบกำหนดภายในสิ้นเดือน"
+                                f"{MONTHS_FULL[end - 1]}")]
     if note := _year_warning("the period's end", end, m[4], fy):
         warnings.append(note)
     return MonthRule(end), warnings
@@ -317,28 +463,40 @@ def _read_frequency(plain: str, fy: int) -> _Found | None:
         if frequency is None:
             months = int(m[1])
             if months not in _MONTHS_TO_FREQUENCY:
-                return None, [f"\"{m[0]}\": every {months} months is not a period the tracker knows"
-                              " (1, 3, 6 or 12 months): set 'due' by hand"]
+                return None, [Note(f"\"{m[0]}\": every {months} months is not a period the tracker knows"
+                                   " (1, 3, 6 or 12 months): set 'due' by hand",
+                                   f"\"{to_thai_digits(m[0])}\": ระบบรู้จักเฉพาะรอบ ๑ ๓ ๖ หรือ ๑๒ เดือน"
+                                   " โปรดกำหนด 'due' เอง")]
             return RecurringRule(_MONTHS_TO_FREQUENCY[months]), []
         times = int(m[1]) if m.lastindex and m[1] else 1
-        warnings = [f"\"{m[0]}\": {times} times per period is tracked as at least once per period"] if times > 1 else []
-        return RecurringRule(frequency), warnings
+        if times == 1:
+            return RecurringRule(frequency), []
+        # "ปีละ ๒ ครั้ง" is half-yearly, "ไตรมาสละ ๓ ครั้ง" monthly: n times a period is a period n times shorter.
+        shorter = frequency.months / times
+        if shorter in _MONTHS_TO_FREQUENCY:
+            return RecurringRule(_MONTHS_TO_FREQUENCY[int(shorter)]), []
+        return RecurringRule(frequency), [
+            Note(f"\"{m[0]}\": {times} times per period is tracked as at least once per period",
+                 f"\"{to_thai_digits(m[0])}\": ติดตามเป็นอย่างน้อยรอบละ ๑ ครั้ง")]
     return None
 
 
 def _read_fiscal_year(plain: str, fy: int) -> _Found | None:
     m = _FISCAL_YEAR.search(plain)
     if m is not None:
-        warnings = []
+        warnings: list[str] = []
         if m[1] is not None and normalize_be_year(int(m[1])) != fy:
-            warnings.append(f"the text names fiscal year {normalize_be_year(int(m[1]))} in a report of fiscal"
-                            f" year {fy}: read as fiscal year {fy}; check it")
+            named = normalize_be_year(int(m[1]))
+            warnings.append(Note(f"the text names fiscal year {named} in a report of fiscal"
+                                 f" year {fy}: read as fiscal year {fy}; check it",
+                                 f"ข้อความระบุปีงบประมาณ {_n(named)} ในรายงานของปีงบประมาณ {_n(fy)}"
+                                 f" จึงอ่านเป็นปีงบประมาณ {_n(fy)} โปรดตรวจสอบ"))
         return FiscalYearRule(), warnings
     r = _RANGE.search(plain)
     if r is not None and (month_number(r[1]), month_number(r[3])) == (10, 9):
-        warnings = [w for w in (_year_warning("the period's start", 10, r[2], fy),
-                                _year_warning("the period's end", 9, r[4], fy)) if w]
-        return FiscalYearRule(), warnings
+        found = [w for w in (_year_warning("the period's start", 10, r[2], fy),
+                             _year_warning("the period's end", 9, r[4], fy)) if w]
+        return FiscalYearRule(), list(found)
     return None
 
 
@@ -347,9 +505,12 @@ def _read_round(plain: str, fy: int) -> _Found | None:
     if m is None:
         return None
     if m[1] == "6":
-        return MonthRule(3), ["\"รอบ ๖ เดือน\" names the six-month round (October–March), not a deadline:"
-                              " read as due by 31 March; change 'due' if the report is due later (often April)"]
-    return FiscalYearRule(), ["\"รอบ ๑๒ เดือน\" names the full-year round: read as due by 30 September"]
+        return MonthRule(3), [Note("\"รอบ ๖ เดือน\" names the six-month round (October–March), not a deadline:"
+                                   " read as due by 31 March; change 'due' if the report is due later (often April)",
+                                   "\"รอบ ๖ เดือน\" เป็นชื่อรอบรายงาน (ตุลาคม–มีนาคม) ไม่ใช่กำหนดเวลา จึงอ่านเป็นครบกำหนด"
+                                   " ๓๑ มีนาคม หากกำหนดส่งช้ากว่านั้น (มักเป็นเมษายน) โปรดแก้ 'due'")]
+    return FiscalYearRule(), [Note("\"รอบ ๑๒ เดือน\" names the full-year round: read as due by 30 September",
+                                   "\"รอบ ๑๒ เดือน\" เป็นชื่อรอบทั้งปี จึงอ่านเป็นครบกำหนด ๓๐ กันยายน")]
 
 
 def first_due(rule: DueRule | None, fy: int) -> dt.date | None:
@@ -418,6 +579,17 @@ _UNIT_PREFIX = re.compile(r"^((?:สำนัก|กอง|ฝ่าย|งา�
 _ACTION_DATE = re.compile(
     rf"(?:ดำเนินการ\s*(?:ล่าสุด)?\s*)?(?:เมื่อ|ณ)?\s*วันที่\s*(\d{{1,2}})\s*(?:เดือน\s*)?({MONTH_RE}){_YEAR}?")
 _OBLIGATION_REF = re.compile(rf"\s*\[\s*{OBLIGATION_REF_MARK}\s*(\d+)\s*\]")
+_ACTION_RANGE = re.compile(
+    rf"(?:ดำเนินการ\s*)?ระหว่าง\s*วันที่\s*(\d{{1,2}})\s*(?:-|–|ถึง)\s*(?:วันที่\s*)?(\d{{1,2}})\s*(?:เดือน\s*)?"
+    rf"({MONTH_RE}){_YEAR}?")
+_SLASHED_DATE = re.compile(
+    r"(?:ดำเนินการ\s*(?:ล่าสุด)?\s*)?(?:เมื่อ|ณ)?\s*(?:วันที่\s*)?(?<!\d)(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})(?!\d)")
+_UNDER_WAY = re.compile(r"อยู่\s*ระหว่าง\s*(?:การ)?\s*ดำเนินการ")
+
+
+def _has_action_date(text: str) -> bool:
+    plain = to_arabic_digits(text)
+    return bool(_ACTION_DATE.search(plain) or _SLASHED_DATE.search(plain))
 
 
 def oit_code(title: str) -> str | None:
@@ -438,29 +610,32 @@ class _TableReader:
         self.other_count = 0
 
     def warn(self, row: int | None, column: int | None, text: str, message: str) -> None:
-        self.warnings.append(ReportWarning(row, column, text, message))
+        th = message.th if isinstance(message, Note) else message
+        self.warnings.append(ReportWarning(row, column, text, str(message), th))
 
     def measure(self, row: int, cells: Sequence[str]) -> ParsedMeasure:
         title, unit, steps_cell, obligations_cell, actions_cell = (_clean(c) for c in cells)
         for column, value in ((1, title), (2, unit), (3, steps_cell), (4, obligations_cell)):
             if not value:
-                self.warn(row, column, "", f"the column \"{COLUMN_NAMES[column - 1]}\" is empty")
+                self.warn(row, column, "", Note(f"the column \"{COLUMN_NAMES[column - 1]}\" is empty",
+                                                f"คอลัมน์ \"{COLUMN_NAMES[column - 1]}\" ว่าง"))
         oit = oit_code(title)
         code = self.code(row, title, oit)
         obligations = self.obligations(row, obligations_cell)
         actions = self.actions(row, actions_cell, unit, obligations)
         steps = tuple(text for _, text in split_items(steps_cell))
         # "0๑๑" (an Arabic zero among Thai digits) is written "๐๑๑", as the generated report writes it.
-        return ParsedMeasure(code, normalise_digits(title) or f"(ไม่ระบุประเด็น แถว {row})", unit, oit, steps, obligations,
-                             actions, row)
+        return ParsedMeasure(code, normalise_digits(title) or f"(ไม่ระบุประเด็น แถว {row})", unit, oit, steps,
+                             obligations, actions, row)
 
     def code(self, row: int, title: str, oit: str | None) -> str:
         if oit is not None and oit not in self.used_codes:
             self.used_codes.add(oit)
             return oit
         if oit is not None:
-            self.warn(row, 1, title, f"OIT code {oit} was already used by an earlier row: this measure gets"
-                      " its own code instead")
+            self.warn(row, 1, title, Note(f"OIT code {oit} was already used by an earlier row: this measure gets"
+                                          " its own code instead",
+                                          f"รหัส OIT {oit} ถูกใช้ในแถวก่อนหน้าแล้ว มาตรการนี้จึงได้รหัสของตนเอง"))
         while True:
             self.other_count += 1
             code = f"M{self.other_count:02d}"
@@ -489,10 +664,18 @@ class _TableReader:
             if not item or item == NO_ACTION_TEXT:
                 continue
             unit, rest = self.unit_of(row, item, measure_unit)
+            if _UNDER_WAY.fullmatch(rest) or (_UNDER_WAY.search(rest) and not _has_action_date(rest)):
+                self.warn(row, 5, item, Note("\"อยู่ระหว่างดำเนินการ\" (under way) is a status, not an action:"
+                                             " nothing is recorded for it",
+                                             "\"อยู่ระหว่างดำเนินการ\" เป็นสถานะ ไม่ใช่การดำเนินการที่แล้วเสร็จ"
+                                             " จึงไม่บันทึกเป็นผลการดำเนินการ"))
+                continue
             dates, text = self.dates_of(row, raw, rest)
             if not obligations and any(dates):
-                self.warn(row, 5, item, "the row has no obligations in column 4, so this action cannot be"
-                          " recorded against one: add the obligation and import again")
+                self.warn(row, 5, item, Note("the row has no obligations in column 4, so this action cannot be"
+                                             " recorded against one: add the obligation and import again",
+                                             "แถวนี้ไม่มีรายการในคอลัมน์ที่ ๔ จึงบันทึกการดำเนินการนี้กับรายการใดไม่ได้"
+                                             " โปรดเพิ่มรายการแล้วนำเข้าอีกครั้ง"))
             for day in dates:
                 index = int(ref[1]) if ref and 1 <= int(ref[1]) <= len(obligations) else (
                     match_obligation(text, obligations, number, day, self.fy))
@@ -502,42 +685,81 @@ class _TableReader:
     def unit_of(self, row: int, item: str, measure_unit: str) -> tuple[str, str]:
         for name in self.known_units:
             if name and item.startswith(name):
+                if measure_unit and name != measure_unit:
+                    self.warn(row, 5, item, Note(f"the action names the unit \"{name}\", not the row's responsible"
+                                                 f" unit \"{measure_unit}\": it is recorded for \"{name}\"; check it",
+                                                 f"การดำเนินการระบุหน่วยงาน \"{name}\" ซึ่งไม่ใช่ผู้รับผิดชอบของแถว"
+                                                 f" (\"{measure_unit}\") จึงบันทึกเป็นของ \"{name}\" โปรดตรวจสอบ"))
                 return name, item[len(name):].strip()
         if m := _UNIT_PREFIX.match(item):
-            self.warn(row, 5, item, f"the action names the unit \"{m[1]}\", which is not the responsible unit of"
-                      " any row: check its name")
+            self.warn(row, 5, item, Note(f"the action names the unit \"{m[1]}\", which is not the responsible unit"
+                                         " of any row: check its name",
+                                         f"การดำเนินการระบุหน่วยงาน \"{m[1]}\" ซึ่งไม่ใช่ผู้รับผิดชอบของแถวใด"
+                                         " โปรดตรวจสอบชื่อหน่วยงาน"))
             return m[1], item[len(m[1]):].strip()
-        self.warn(row, 5, item, f"the action does not start with a unit name: \"{measure_unit}\" (the row's"
-                  " responsible unit) is assumed")
+        self.warn(row, 5, item, Note(f"the action does not start with a unit name: \"{measure_unit}\" (the row's"
+                                     " responsible unit) is assumed",
+                                     f"การดำเนินการไม่ได้ขึ้นต้นด้วยชื่อหน่วยงาน จึงถือเป็นของ \"{measure_unit}\""
+                                     " (ผู้รับผิดชอบของแถว)"))
         return measure_unit, item
 
     def dates_of(self, row: int, raw: str, rest: str) -> tuple[list[dt.date | None], str]:
         plain = to_arabic_digits(rest)
-        matches = list(_ACTION_DATE.finditer(plain))
+        found: list[tuple[int, int, dt.date | None]] = []
+        for m in _ACTION_RANGE.finditer(plain):
+            found.append((m.start(), m.end(), self.range_end(row, _clean(raw), m)))
+        for m in _ACTION_DATE.finditer(plain):
+            if not any(a <= m.start() < b for a, b, _ in found):
+                found.append((m.start(), m.end(), self.action_date(row, _clean(raw), m[1], m[2], m[3])))
+        for m in _SLASHED_DATE.finditer(plain):
+            if not any(a <= m.start() < b for a, b, _ in found):
+                found.append((m.start(), m.end(), self.action_date(row, _clean(raw), m[1], m[2], m[3])))
+        found.sort()
         # Cut the date phrases out of the officer's own text, keeping its Thai digits elsewhere.
-        text = _clean(_remove_spans(rest, [(m.start(), m.end()) for m in matches]))
+        text = _clean(_remove_spans(rest, [(a, b) for a, b, _ in found]))
         text = re.sub(r"[\s.…]+$", "", text)
-        if not matches:
-            self.warn(row, 5, _clean(raw), "the action has no date (\"ดำเนินการเมื่อวันที่ …\"): it is listed"
-                      " but not recorded as done")
+        if not found:
+            self.warn(row, 5, _clean(raw), Note("the action has no date (\"ดำเนินการเมื่อวันที่ …\"): it is listed"
+                                                " but not recorded as done",
+                                                "การดำเนินการไม่มีวันที่ (\"ดำเนินการเมื่อวันที่ …\")"
+                                                " จึงแสดงไว้แต่ไม่บันทึกว่าดำเนินการแล้ว"))
             return [None], text
-        return [self.action_date(row, _clean(raw), m) for m in matches], text
+        return [day for _, _, day in found], text
 
-    def action_date(self, row: int, raw: str, m: re.Match[str]) -> dt.date | None:
-        day, month = int(m[1]), month_number(m[2])
+    def range_end(self, row: int, raw: str, m: re.Match[str]) -> dt.date | None:
+        """"ระหว่างวันที่ ๑-๓๑ มีนาคม ๒๕๖๗": the work was finished by the last day of the range."""
+        done = self.action_date(row, raw, m[2], m[3], m[4])
+        if done is not None:
+            self.warn(row, 5, raw, Note(f"a range of days ({_clean(m[0])}) is recorded as done on its last day,"
+                                        f" {done.isoformat()}",
+                                        f"ช่วงวันที่ ({to_thai_digits(_clean(m[0]))}) บันทึกเป็นดำเนินการเมื่อวันสุดท้าย"
+                                        f" คือ{format_thai_date(done, style='report')}"))
+        return done
+
+    def action_date(self, row: int, raw: str, day_text: str, month_text: str, year_text: str | None) -> dt.date | None:
+        day = int(day_text)
+        month = int(month_text) if month_text.isdigit() else month_number(month_text)
         try:
-            if m[3] is None:
+            if year_text is None:
                 year_ce = month_in_fiscal_year(self.fy, month).start.year
             else:
-                year_ce = be_to_ce(normalize_be_year(int(m[3])))
+                year_ce = be_to_ce(normalize_be_year(int(year_text)))
             done = make_date(year_ce, month, day)
         except DateParseError as exc:
-            self.warn(row, 5, raw, f"the action's date does not exist ({exc}): it is not recorded")
+            hint = _ce_hint(year_text) if year_text else ""
+            hint_en = (f" ({year_text} looks like a C.E. year: in B.E. it is {int(year_text) + 543})"
+                       if hint and year_text else "")
+            self.warn(row, 5, raw, Note(f"the action's date does not exist ({exc}){hint_en}: it is not recorded",
+                                        f"วันที่ของการดำเนินการไม่ถูกต้อง{hint} จึงไม่บันทึก"))
             return None
         if done not in self.bounds:
-            self.warn(row, 5, raw, f"the action is dated {format_thai_date(done)} ({done.isoformat()}), outside"
-                      f" fiscal year {self.fy} ({format_thai_date(self.bounds.start)} –"
-                      f" {format_thai_date(self.bounds.end)}): check the year; it is kept as written")
+            self.warn(row, 5, raw, Note(
+                f"the action is dated {format_thai_date(done)} ({done.isoformat()}), outside"
+                f" fiscal year {self.fy} ({format_thai_date(self.bounds.start)} –"
+                f" {format_thai_date(self.bounds.end)}): check the year; it is kept as written",
+                f"การดำเนินการลงวันที่ {format_thai_date(done)} ซึ่งอยู่นอกปีงบประมาณ {_n(self.fy)}"
+                f" ({format_thai_date(self.bounds.start)} – {format_thai_date(self.bounds.end)})"
+                " โปรดตรวจสอบปี (บันทึกตามที่เขียนไว้)"))
         return done
 
 
@@ -562,12 +784,15 @@ _SHORT_WINDOW_DAYS = 92
 
 def match_obligation(action_text: str, obligations: Sequence[ParsedObligation], number: int | None,
                      day: dt.date | None, fy: int) -> int | None:
-    """Which obligation (1-based) an action serves. Reports number actions loosely, so: the obligation
-    with the action's own number, unless another one is clearly better, scoring the share of the action's
-    wording (character trigrams) found in the obligation, plus a bonus when the action's date falls in
-    the obligation's window of at most a quarter. None when the measure has no obligations."""
+    """Which obligation (1-based) an action serves. The item number the officer wrote wins whenever
+    there is an obligation with that number: a date heuristic must not overrule what was written (the
+    seed's O20 action "๑. … ๒๐ เมษายน ๒๕๖๖" serves O20-1). Without a usable number: the obligation
+    sharing most of the action's wording (character trigrams), plus a bonus when the action's date falls
+    in an obligation's window of at most a quarter; the first on a tie. None when there are none."""
     if not obligations:
         return None
+    if number is not None and 1 <= number <= len(obligations):
+        return number
     words = _trigrams(action_text)
 
     def score(index: int) -> float:
@@ -575,9 +800,8 @@ def match_obligation(action_text: str, obligations: Sequence[ParsedObligation], 
         shared = len(words & _trigrams(ob.text)) / max(len(words), 1)
         return shared + (_IN_WINDOW_BONUS if _in_short_window(ob.rule, day, fy) else 0.0)
 
-    default = number if number is not None and 1 <= number <= len(obligations) else 1
-    best = max(range(1, len(obligations) + 1), key=lambda i: (score(i), i == default, -i))
-    return best if score(best) >= score(default) + _CLEARLY_BETTER else default
+    best = max(range(1, len(obligations) + 1), key=lambda i: (score(i), -i))
+    return best if score(best) >= score(1) + _CLEARLY_BETTER else 1
 
 
 def _in_short_window(rule: DueRule | None, day: dt.date | None, fy: int) -> bool:
@@ -620,15 +844,19 @@ def parse_report(source: ReportSource, *, fiscal_year: int | None = None,
     _title_warnings(reader, title, fiscal_year)
     for i, r in enumerate(rows[:header_at]):
         if any(c.strip() for c in r.cells):
+            where = r.where or f"row {i + 1}"
             reader.warn(None, None, _clean(" | ".join(r.cells)),
-                        f"a table row before the header ({r.where or f'row {i + 1}'}) is ignored")
+                        Note(f"a table row before the header ({where}) is ignored",
+                             f"แถวของตารางก่อนแถวหัวตาราง ({to_thai_digits(where)}) จึงไม่นำเข้า"))
     measures = []
     for number, r in enumerate(data, start=1):
         if len(r.cells) != COLUMNS:
             where = f" ({r.where})" if r.where else ""
             reader.warn(number, None, _clean(" | ".join(r.cells)),
-                        f"this row{where} has {len(r.cells)} column(s) instead of five: it is left out;"
-                        " check for a tab or a cell split across lines")
+                        Note(f"this row{where} has {len(r.cells)} column(s) instead of five: it is left out;"
+                             " check for a tab or a cell split across lines",
+                             f"แถวนี้{to_thai_digits(where)} มี {_n(len(r.cells))} คอลัมน์ แทนที่จะเป็น ๕ คอลัมน์"
+                             " จึงไม่นำเข้า โปรดตรวจสอบแท็บหรือเซลล์ที่ขึ้นบรรทัดใหม่"))
             continue
         measures.append(reader.measure(number, r.cells))
     return ParsedReport(title.org_name, title.district, title.province, fy, title.round, tuple(measures),
@@ -636,13 +864,16 @@ def parse_report(source: ReportSource, *, fiscal_year: int | None = None,
 
 
 def _title_warnings(reader: _TableReader, title: TitleBlock, given_fy: int | None) -> None:
-    for value, what in ((title.org_name, "organisation's name (เทศบาล…/องค์การบริหารส่วน…)"),
-                        (title.district, "district (อำเภอ…)"), (title.province, "province (จังหวัด…)")):
+    for value, what, what_th in (
+            (title.org_name, "organisation's name (เทศบาล…/องค์การบริหารส่วน…)", "ชื่อหน่วยงาน (เทศบาล…/องค์การบริหารส่วน…)"),
+            (title.district, "district (อำเภอ…)", "อำเภอ"), (title.province, "province (จังหวัด…)", "จังหวัด")):
         if not value:
-            reader.warn(None, None, "", f"the title block does not give the {what}")
+            reader.warn(None, None, "", Note(f"the title block does not give the {what}", f"ส่วนหัวรายงานไม่ระบุ{what_th}"))
     if title.round is None:
-        reader.warn(None, None, "", "the title block does not say which round (รอบ ๖ เดือน / รอบ ๑๒ เดือน)")
+        reader.warn(None, None, "", Note("the title block does not say which round (รอบ ๖ เดือน / รอบ ๑๒ เดือน)",
+                                         "ส่วนหัวรายงานไม่ระบุรอบ (รอบ ๖ เดือน / รอบ ๑๒ เดือน)"))
     if title.fiscal_year is not None and given_fy is not None and given_fy != title.fiscal_year:
         reader.warn(None, None, str(title.fiscal_year),
-                    f"the report is for fiscal year {title.fiscal_year}, not {given_fy} as given: the report's"
-                    " year is used")
+                    Note(f"the report is for fiscal year {title.fiscal_year}, not {given_fy} as given: the report's"
+                         " year is used", f"รายงานเป็นของปีงบประมาณ {_n(title.fiscal_year)} ไม่ใช่ {_n(given_fy)}"
+                         " ตามที่ระบุ จึงใช้ปีของรายงาน"))

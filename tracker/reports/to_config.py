@@ -78,7 +78,9 @@ def match_units(report: ParsedReport, existing: Organisation | None) -> tuple[di
         codes[name] = code
         if existing is not None:
             warnings.append(ReportWarning(row, column, name, f"unknown unit \"{name}\": it is not in {existing.code}'s"
-                                          f" configuration; it is added as unit '{code}': check the name"))
+                                          f" configuration; it is added as unit '{code}': check the name",
+                                          f"ไม่รู้จักหน่วยงาน \"{name}\" ซึ่งไม่มีในการตั้งค่าของ {existing.code}"
+                                          f" จึงเพิ่มเป็นหน่วยงานรหัส '{code}' โปรดตรวจสอบชื่อ"))
     return codes, warnings
 
 
@@ -178,8 +180,8 @@ def config_toml(report: ParsedReport, org_code: str, existing: Organisation | No
     ]
     warnings = [*report.warnings, *unit_warnings]
     if warnings:
-        lines.append(f"# {len(warnings)} warning(s) from the import:")
-        lines += [f"#   {_one_line(str(w))}" for w in warnings]
+        lines.append(f"# คำเตือนจากการนำเข้า {len(warnings)} รายการ:")
+        lines += [f"#   {_one_line(w.describe('th'))}" for w in warnings]
     return "\n".join(lines) + "\n\n" + tomli_w.dumps(build_config(report, org_code, existing))
 
 
