@@ -9,13 +9,14 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
-from config.destinations import destination_error, destination_warning
 from config.locate import locate
+from config.model import LoadResult as LoadResult  # re-exported: what loading gives
+from config.model import OrgConfig as OrgConfig  # re-exported
+from notifiers.registry import destination_error, destination_warning
 from tracker.domain.errors import DateParseError, Problem, RuleError
 from tracker.domain.line_webhook import CONNECT_DESTINATION
 from tracker.domain.model import ROLES, Action, Contact, Measure, Obligation, Organisation, ReminderPolicy, Unit
@@ -45,39 +46,6 @@ POLICY_FIELDS = POLICY_INT_LISTS | POLICY_INTS | POLICY_BOOLS | POLICY_TIMES
 # An organisation has tens of obligations; these bounds keep `check` and `sync` to seconds (README, Limits).
 MAX_FILE_BYTES = 1_000_000
 MAX_OBLIGATIONS = 2_000
-
-
-@dataclass
-class OrgConfig:
-    """One organisation's file, validated: the organisation and the actions its file records."""
-
-    organisation: Organisation
-    actions: list[Action]
-    source: Path
-
-
-@dataclass
-class LoadResult:
-    orgs: list[OrgConfig] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.is_error]
-
-    @property
-    def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if not p.is_error]
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-    def org(self, code: str) -> OrgConfig:
-        for org in self.orgs:
-            if org.organisation.code == code:
-                return org
-        raise KeyError(code)
 
 
 def config_files(paths: Iterable[Path]) -> list[Path]:

@@ -15,7 +15,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from notifiers.base import DeliveryError, Receipt, mask_destination
+from notifiers.base import DeliveryError, Receipt
+from notifiers.registry import mask_destination
 from tracker.messages.outgoing import OutgoingMessage
 from tracker.messages.render import render_alert
 from tracker.store.models import ContactRow, OrganisationRow

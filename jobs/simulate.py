@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session
 from config.loader import OrgConfig, load_config
 from config.settings import Settings
 from jobs import digest, dispatch, plan
-from notifiers.base import Notifier, OutgoingMessage, Receipt, mask_destination
-from notifiers.registry import Notifiers
+from notifiers.base import Notifier, OutgoingMessage, Receipt
+from notifiers.registry import Notifiers, mask_destination
 from tracker.domain.errors import ConfigError, NotFoundError
 from tracker.domain.model import Action
 from tracker.domain.thaidate import BANGKOK, fiscal_year

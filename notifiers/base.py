@@ -20,8 +20,8 @@ from typing import Any, ClassVar, Self
 import requests
 
 from config.settings import Secret, Settings
-from notifiers.masking import mask_destination as mask_destination  # re-exported
 from notifiers.masking import mask_secrets as mask_secrets  # re-exported
+from notifiers.masking import mask_url
 from tracker.domain.errors import TrackerError
 from tracker.messages.outgoing import OutgoingMessage as OutgoingMessage  # re-exported
 
@@ -94,9 +94,31 @@ def _provider_message(response: requests.Response) -> str:
 
 
 class Notifier(ABC):
-    """One channel. Subclasses set `scheme` and implement `send`; HTTP goes through `_request`."""
+    """One channel. Subclasses set `scheme` and implement `send`; HTTP goes through `_request`. What
+    the channel knows about its destinations (which it accepts, how to mask one) and its credentials
+    are class methods, so that `tracker check` and masking ask the registry, not lists of their own."""
 
     scheme: ClassVar[str]
+
+    @classmethod
+    def destination_error(cls, url: str) -> str | None:
+        """Why `url` cannot be a destination of this channel, or None. Never repeats the URL."""
+        return None
+
+    @classmethod
+    def destination_warning(cls, url: str) -> str | None:
+        """Something worth telling an admin about a valid destination, or None."""
+        return None
+
+    @classmethod
+    def mask(cls, url: str) -> str:
+        """`url` safe to print."""
+        return mask_url(url)
+
+    @classmethod
+    def has_credentials(cls, settings: Settings) -> bool:
+        """Whether this machine can send on the channel (else `route_to_outbox` writes to the folder)."""
+        return True
 
     def __init__(self, settings: Settings, session: requests.Session | None = None) -> None:
         self.settings = settings
@@ -152,19 +174,19 @@ class Notifier(ABC):
             response = self.session.request(method, url, timeout=self.settings.http_timeout_seconds, **kwargs)
         except requests.Timeout:
             raise DeliveryError(
-                f"{what}: no answer from {mask_destination(url)} within {self.settings.http_timeout_seconds:g}s",
+                f"{what}: no answer from {mask_url(url)} within {self.settings.http_timeout_seconds:g}s",
                 permanent=False,
             ) from None
         except requests.RequestException as exc:
             raise DeliveryError(
-                f"{what}: could not reach {mask_destination(url)} ({type(exc).__name__})", permanent=False
+                f"{what}: could not reach {mask_url(url)} ({type(exc).__name__})", permanent=False
             ) from None
         status = response.status_code
         if 200 <= status < 300 or status in set(ok):
             return response
         detail = _provider_message(response)
         detail = mask_secrets(detail, [*self._secrets(), *secrets])
-        reason = f"{what}: HTTP {status} from {mask_destination(url)}" + (f": {detail}" if detail else "")
+        reason = f"{what}: HTTP {status} from {mask_url(url)}" + (f": {detail}" if detail else "")
         temporary = status in (408, 429) or status >= 500
         retry_after = parse_retry_after(response.headers.get("Retry-After"), datetime.now(UTC))
         raise DeliveryError(

@@ -7,6 +7,7 @@ or `smtps://user@host:465`; the password from `SMTP_PASSWORD` (or `SMTP_PASSWORD
 
 from __future__ import annotations
 
+import re
 import smtplib
 import ssl
 import uuid
@@ -17,16 +18,16 @@ from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from urllib.parse import unquote, urlsplit
 
-from config.settings import Secret
+from config.settings import Secret, Settings
 from notifiers.base import (
     KEY_NAMESPACE,
     DeliveryError,
     Notifier,
     OutgoingMessage,
     Receipt,
-    mask_destination,
     mask_secrets,
 )
+from notifiers.masking import mask_address, mask_url
 from tracker.domain.thaidate import BANGKOK
 
 DEFAULT_PORTS = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
@@ -85,7 +86,7 @@ class SmtpEndpoint:
         mode = parts.scheme.lower()
         if mode not in DEFAULT_PORTS or not parts.hostname:
             raise DeliveryError(
-                f"SMTP_URL {mask_destination(url)} must look like smtp://host:port, "
+                f"SMTP_URL {mask_url(url)} must look like smtp://host:port, "
                 "smtp+starttls://user@host:587 or smtps://user@host:465",
                 permanent=True,
             )
@@ -98,6 +99,22 @@ class EmailNotifier(Notifier):
 
     scheme = "mailto"
 
+    @classmethod
+    def destination_error(cls, url: str) -> str | None:
+        addresses = url.partition(":")[2].partition("?")[0].split(",")
+        if all(re.fullmatch(r"[^@\s]+@[^@\s]+", a.strip()) for a in addresses):
+            return None
+        return "a mail destination is mailto:name@example.go.th"
+
+    @classmethod
+    def mask(cls, url: str) -> str:
+        addresses = url.partition(":")[2].partition("?")[0]
+        return "mailto:" + ",".join(mask_address(a) for a in addresses.split(",") if a.strip())
+
+    @classmethod
+    def has_credentials(cls, settings: Settings) -> bool:
+        return bool(settings.smtp_url)
+
     def _secrets(self) -> list[str | Secret | None]:
         return [self.settings.smtp_password]
 
@@ -105,7 +122,7 @@ class EmailNotifier(Notifier):
         to_addr = unquote(destination.removeprefix("mailto:").partition("?")[0]).strip()
         if "@" not in to_addr or any(c in to_addr for c in " ,;<>\r\n"):
             raise DeliveryError(
-                f"{mask_destination(destination)} is not one email address (mailto:name@example.org)",
+                f"{self.mask(destination)} is not one email address (mailto:name@example.org)",
                 permanent=True,
             )
         endpoint = SmtpEndpoint.parse(self.settings.smtp_url)

@@ -10,15 +10,16 @@ import re
 
 import requests
 
-from config.settings import Secret
+from config.settings import Secret, Settings
 from notifiers.base import (
     DeliveryError,
     Notifier,
     OutgoingMessage,
     Receipt,
     idempotency_key,
-    mask_destination,
 )
+from notifiers.masking import mask_id
+from tracker.domain.line_webhook import CONNECT_DESTINATION
 
 MAX_TEXT_UTF16 = 5000
 ELLIPSIS = "…"
@@ -48,7 +49,7 @@ def parse_line_destination(destination: str) -> str:
     target = destination.removeprefix("line:").removeprefix("//").strip("/")
     if not LINE_ID.fullmatch(target):
         raise DeliveryError(
-            f"LINE destination {mask_destination(destination)} is not a user, group or room ID: "
+            f"LINE destination {LineNotifier.mask(destination)} is not a user, group or room ID: "
             "expected line:// followed by U, C or R and 32 lowercase hex digits "
             "(the ID a follow or join webhook event carries)",
             permanent=True,
@@ -60,6 +61,22 @@ class LineNotifier(Notifier):
     """Push a text message through the LINE Messaging API."""
 
     scheme = "line"
+
+    @classmethod
+    def destination_error(cls, url: str) -> str | None:
+        if url == CONNECT_DESTINATION or LINE_ID.fullmatch(url.partition(":")[2].removeprefix("//")):
+            return None
+        return (f"not a LINE destination: write \"{CONNECT_DESTINATION}\" (the person connects with a code from"
+                " `tracker line-connect`), or line://<ID> with a user, group or room ID of U, C or R and 32 hex"
+                " digits (lowercase), as LINE's webhook reports it")
+
+    @classmethod
+    def mask(cls, url: str) -> str:
+        return f"line://{mask_id(url.partition(':')[2].removeprefix('//').strip('/'))}"
+
+    @classmethod
+    def has_credentials(cls, settings: Settings) -> bool:
+        return bool(settings.line_token)
 
     def _token(self) -> Secret:
         token = self.settings.line_token

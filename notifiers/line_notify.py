@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 
 from config.settings import Secret
-from notifiers.base import DeliveryError, Notifier, OutgoingMessage, Receipt, mask_destination
+from notifiers.base import DeliveryError, Notifier, OutgoingMessage, Receipt
+from notifiers.masking import MASK
 
 LINE_NOTIFY_SUNSET_WARNING = (
     "LINE Notify ปิดให้บริการแล้วตั้งแต่วันที่ 31 มีนาคม 2568 โปรดเปลี่ยนปลายทางเป็น line:// (LINE Messaging API) / "
@@ -19,6 +20,9 @@ LINE_NOTIFY_SUNSET_WARNING = (
 )
 MAX_MESSAGE_CHARS = 1000
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+CONFIG_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")  # what the admins' files may name: upper case, as env vars are
+LINE_NOTIFY_ENDED = ("LINE Notify ended on 31 March 2025 (บริการ LINE Notify ยุติแล้ว): use line://<ID> with the"
+                     " Messaging API, unless this points at a gateway that still speaks it")
 
 
 class LineNotifyNotifier(Notifier):
@@ -26,11 +30,26 @@ class LineNotifyNotifier(Notifier):
 
     scheme = "line-notify"
 
+    @classmethod
+    def destination_error(cls, url: str) -> str | None:
+        if CONFIG_ENV_NAME.fullmatch(url.partition(":")[2].removeprefix("//")):
+            return None
+        return ("line-notify://<NAME> must name the environment variable that holds the token"
+                " (e.g. line-notify://MAKHA_NOTIFY_TOKEN), never the token itself")
+
+    @classmethod
+    def destination_warning(cls, url: str) -> str | None:
+        return LINE_NOTIFY_ENDED
+
+    @classmethod
+    def mask(cls, url: str) -> str:
+        return f"line-notify://{MASK}"
+
     def _token(self, destination: str) -> Secret:
         name = destination.removeprefix("line-notify:").removeprefix("//").strip("/")
         if not ENV_NAME.fullmatch(name):
             raise DeliveryError(
-                f"{mask_destination(destination)} must name an environment variable holding the token, "
+                f"{self.mask(destination)} must name an environment variable holding the token, "
                 "e.g. line-notify://LINE_NOTIFY_TOKEN_FINANCE",
                 permanent=True,
             )

@@ -1,4 +1,6 @@
-"""Masking of secrets in destinations and free text (Apprise's `url(privacy=True)`, done once)."""
+"""Masking of secrets in free text, and the helpers channels use to mask their destinations
+(Apprise's `url(privacy=True)`). Which helper applies to which destination is each channel's own
+knowledge (`Notifier.mask`); `notifiers.registry.mask_destination` picks the channel."""
 
 from __future__ import annotations
 
@@ -19,32 +21,25 @@ def mask_secrets(text: str, secrets: Iterable[str | Secret | None]) -> str:
     return text
 
 
-def _mask_id(value: str) -> str:
+def mask_id(value: str) -> str:
+    """A long ID shortened to its head and tail."""
     return value if len(value) <= 9 else f"{value[:5]}…{value[-4:]}"
 
 
-def _mask_address(address: str) -> str:
+def mask_address(address: str) -> str:
+    """name@example.org → n***@example.org."""
     local, at, domain = address.strip().partition("@")
     if not at:
         return MASK
     return f"{local[:1]}***@{domain}"
 
 
-def mask_destination(url: str) -> str:
-    """A destination URL safe to print: IDs shortened, tokens, paths and query strings hidden."""
+def mask_url(url: str) -> str:
+    """Any URL safe to print: host and port kept; credentials, path, query and fragment hidden."""
     scheme, colon, rest = url.partition(":")
     scheme = scheme.lower()
     if not colon:
         return MASK
-    if scheme == "line":
-        return f"line://{_mask_id(rest.removeprefix('//').strip('/'))}"
-    if scheme == "line-notify":
-        return f"line-notify://{MASK}"
-    if scheme == "mailto":
-        addresses = rest.partition("?")[0]
-        return "mailto:" + ",".join(_mask_address(a) for a in addresses.split(",") if a.strip())
-    if scheme == "outbox":
-        return url
     if rest.startswith("//"):
         parts = urlsplit(url)
         host = parts.hostname or ""

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import parse_qs
 
-from notifiers.base import DeliveryError, Notifier, OutgoingMessage, Receipt, mask_destination
+from notifiers.base import DeliveryError, Notifier, OutgoingMessage, Receipt
 from notifiers.email import build_email, message_id
 from tracker.domain.thaidate import BANGKOK
 
@@ -52,6 +52,17 @@ class OutboxNotifier(Notifier):
 
     scheme = "outbox"
 
+    @classmethod
+    def destination_error(cls, url: str) -> str | None:
+        subdir = url.partition(":")[2].partition("?")[0].strip("/")
+        if not subdir or SUBDIR.fullmatch(subdir):
+            return None
+        return "an outbox destination is outbox: or outbox:<sub-folder> (letters, digits, '.', '_', '-', '/')"
+
+    @classmethod
+    def mask(cls, url: str) -> str:
+        return url  # a folder name, and a `for=` that route_to_outbox wrote masked already
+
     def folder(self, destination: str) -> tuple[Path, str | None]:
         """The folder a destination writes to, and the (masked) destination it stands in for."""
         rest, _, query = destination.removeprefix("outbox:").partition("?")
@@ -63,6 +74,10 @@ class OutboxNotifier(Notifier):
             )
         stands_for = parse_qs(query).get("for", [None])[0]
         folder = self.settings.outbox_dir / subdir if subdir else self.settings.outbox_dir
+        # Imported here: the registry imports this module. `for=` may hold a raw destination when a
+        # person wrote one; it is masked by its own channel.
+        from notifiers.registry import mask_destination
+
         return folder, mask_destination(stands_for) if stands_for else None
 
     def send(self, destination: str, message: OutgoingMessage) -> Receipt:

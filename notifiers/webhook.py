@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from urllib.parse import urlsplit
 
 from config.settings import Secret
@@ -19,11 +20,18 @@ from notifiers.base import (
     OutgoingMessage,
     Receipt,
     idempotency_key,
-    mask_destination,
 )
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+_SECRET_QUERY = re.compile(r"(token|secret|key|password|sig|signature)=", re.I)
 SIGNATURE_HEADER = "X-Tracker-Signature"
+
+
+def _looks_like_token(segment: str) -> bool:
+    """A path segment with a run of 20+ letters and digits mixing upper case, lower case or digits, as
+    generated secrets are; words joined by hyphens (`ita-tracker-2566`) are not."""
+    return any(len(run) >= 20 and sum(bool(re.search(p, run)) for p in (r"[a-z]", r"[A-Z]", r"\d")) >= 2
+               for run in re.split(r"[^A-Za-z0-9]+", segment))
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -41,6 +49,29 @@ class WebhookNotifier(Notifier):
 
     scheme = "https"
 
+    @classmethod
+    def destination_error(cls, url: str) -> str | None:
+        """Secrets never go in a destination (it is stored and shown): no user and password, no token
+        in the query or as a path segment (Slack's `/services/T…/B…/<24 characters>`)."""
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018  (raises ValueError for a port that is not a number)
+        except ValueError:
+            return "a webhook destination is https://host/path: this URL cannot be read"
+        if not parts.hostname:
+            return "a webhook destination is https://host/path: the host is missing"
+        if parts.username or parts.password:
+            return ("a webhook URL must not carry a user name or password (before '@'): the configuration holds no"
+                    " secrets; let the receiver check X-Tracker-Signature, signed with WEBHOOK_SIGNING_SECRET")
+        if _SECRET_QUERY.search(parts.query):
+            return "a webhook URL must not carry a secret in its query: put it in an environment variable"
+        for number, segment in enumerate(parts.path.split("/")[1:], start=1):
+            if _looks_like_token(segment):
+                return (f"path segment {number} of this webhook URL ({len(segment)} characters) looks like a token:"
+                        " the configuration must not hold secrets, and a URL that is its own secret (as Slack's"
+                        " incoming webhooks are) cannot be used; use a receiver that checks X-Tracker-Signature")
+        return None
+
     def _secrets(self) -> list[str | Secret | None]:
         return [self.settings.secret(self.settings.webhook_secret_env)]
 
@@ -48,10 +79,10 @@ class WebhookNotifier(Notifier):
         parts = urlsplit(destination)
         scheme = parts.scheme.lower()
         if not parts.hostname or scheme not in ("https", "http"):
-            raise DeliveryError(f"{mask_destination(destination)} is not an https:// URL", permanent=True)
+            raise DeliveryError(f"{self.mask(destination)} is not an https:// URL", permanent=True)
         if scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
             raise DeliveryError(
-                f"{mask_destination(destination)}: webhooks must use https:// "
+                f"{self.mask(destination)}: webhooks must use https:// "
                 "(plain http:// is allowed only to 127.0.0.1 or localhost)",
                 permanent=True,
             )
@@ -68,4 +99,4 @@ class WebhookNotifier(Notifier):
             headers[SIGNATURE_HEADER] = sign(secret.reveal(), body)
         response = self._request("POST", destination, what="webhook", data=body, headers=headers)
         request_id = response.headers.get("X-Request-Id")
-        return Receipt(response.status_code, request_id, detail=f"accepted by {mask_destination(destination)}")
+        return Receipt(response.status_code, request_id, detail=f"accepted by {self.mask(destination)}")

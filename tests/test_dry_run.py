@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 
 from config.loader import LoadResult
 from config.settings import Settings
-from notifiers.masking import mask_destination
+from notifiers.registry import mask_destination
 from tests.fixtures_reminders import bkk, count_outbox, sync_sample
 from tracker.cli.common import Context
 from tracker.cli.main import main

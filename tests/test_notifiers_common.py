@@ -19,11 +19,10 @@ from notifiers.base import (
     Notifier,
     OutgoingMessage,
     idempotency_key,
-    mask_destination,
     mask_secrets,
     parse_retry_after,
 )
-from notifiers.registry import NOTIFIERS, notifier_for
+from notifiers.registry import NOTIFIERS, mask_destination, notifier_for
 from tests.fakes.line_server import FakeLineServer
 from tests.fakes.plugin import LINE_TOKEN, NOTIFY_TOKEN, SMTP_PASSWORD, WEBHOOK_SECRET, notifier_env
 from tests.fakes.smtp_server import SmtpServer

@@ -19,6 +19,8 @@ from notifiers.registry import (
     NOTIFIERS,
     Notifiers,
     UnknownDestinationError,
+    destination_error,
+    mask_destination,
     notifier_for,
     route_to_outbox,
     scheme_of,
@@ -128,3 +130,40 @@ def test_a_routed_demo_message_lands_in_the_outbox(tmp_path: Path) -> None:
         registry.send(route_to_outbox(f"line://{USER}", settings), message)
     record = json.loads((tmp_path / "demo-1.json").read_text(encoding="utf-8"))
     assert record["for"] == "line://U89ab…cdef" and record["text"] == "ข้อความทดสอบ"
+
+
+# Every registered scheme: a valid destination, an invalid one, and the valid one masked. A new channel
+# must add its row here (the first assertion), so that its validation and masking are proven.
+CHANNEL_CASES = {
+    "line": (f"line://{USER}", "line://U123", "line://U89ab…cdef"),
+    "line-notify": ("line-notify://MAKHA_NOTIFY_TOKEN", "line-notify://Bearer abc123", "line-notify://****"),
+    "mailto": ("mailto:somchai@makha.example", "mailto:somchai", "mailto:s***@makha.example"),
+    "https": ("https://hooks.example/ita/inbox", "https://bot:pw@hooks.example/x", "https://hooks.example/****"),
+    "http": ("http://127.0.0.1:8080/hook", "http:///no-host", "http://127.0.0.1:8080/****"),
+    "outbox": ("outbox:reports/makha", "outbox:../elsewhere", "outbox:reports/makha"),
+}
+
+
+def test_every_registered_scheme_is_validated_and_masked_by_its_channel() -> None:
+    assert set(CHANNEL_CASES) == set(NOTIFIERS)
+    for scheme, (valid, invalid, masked) in CHANNEL_CASES.items():
+        channel = NOTIFIERS[scheme]
+        own = channel.destination_error.__func__ is not Notifier.destination_error.__func__  # type: ignore[attr-defined]
+        assert own, f"{scheme}: no validation of its own"
+        assert destination_error(valid) is None, scheme
+        error = destination_error(invalid)
+        assert error and invalid not in error, (scheme, error)  # precise, and never repeats the URL
+        assert mask_destination(valid) == masked == channel.mask(valid), scheme
+
+
+def test_an_unknown_scheme_is_refused_naming_the_registered_ones() -> None:
+    error = destination_error("telegram://chat/42") or ""
+    assert "unknown scheme" in error and all(f"{s}:" in error for s in NOTIFIERS)
+
+
+def test_routing_to_the_outbox_asks_the_channel_for_its_credentials() -> None:
+    bare = Settings.from_env({})
+    for scheme, (valid, _, _) in CHANNEL_CASES.items():
+        routed = route_to_outbox(valid, bare) != valid
+        assert routed == (not NOTIFIERS[scheme].has_credentials(bare)), scheme
+    assert route_to_outbox(f"line://{USER}", bare).startswith("outbox:?for=")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from notifiers.base import DeliveryError, mask_destination
+from notifiers.base import DeliveryError
 from notifiers.line_api import LineApi
+from notifiers.registry import mask_destination
 from tracker.cli.common import EXIT_OK, Context, add_format, now_utc, render_table
 from tracker.domain.thaidate import BANGKOK
 from tracker.store.db import migrate, session_scope

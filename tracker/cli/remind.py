@@ -13,12 +13,11 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
-from config.destinations import destination_error
 from jobs import dispatch
 from jobs.plan import plan
 from jobs.preview import preview
-from notifiers.base import DeliveryError, OutgoingMessage, mask_destination
-from notifiers.registry import NOTIFIERS, Notifiers, route_to_outbox
+from notifiers.base import DeliveryError, OutgoingMessage
+from notifiers.registry import NOTIFIERS, Notifiers, destination_error, mask_destination, route_to_outbox
 from tracker.cli.common import (
     EXIT_FAILURE,
     EXIT_INVALID,

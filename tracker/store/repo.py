@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from config.loader import OrgConfig
+from config.model import OrgConfig
 from tracker.domain.errors import NotFoundError
 from tracker.domain.model import Action, Contact, Measure, Obligation, Organisation, ReminderPolicy, Unit
 from tracker.domain.rules import Occurrence, rule_from_dict
