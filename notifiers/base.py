@@ -15,15 +15,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
-from typing import Any, ClassVar, Self
-
-import requests
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from config.settings import Secret, Settings
 from notifiers.masking import mask_secrets as mask_secrets  # re-exported
 from notifiers.masking import mask_url
 from tracker.domain.errors import TrackerError
 from tracker.messages.outgoing import OutgoingMessage as OutgoingMessage  # re-exported
+
+if TYPE_CHECKING:  # imported where a request is made: `tracker check` starts without it (test_cli_startup)
+    import requests
 
 # Fixed namespace so that the same notification key yields the same provider key in every process.
 KEY_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://ita-tracker.invalid/notifications")
@@ -107,18 +108,15 @@ class Notifier(ABC):
 
     @classmethod
     def destination_warning(cls, url: str) -> str | None:
-        """Something worth telling an admin about a valid destination, or None."""
-        return None
+        return None  # something worth telling an admin about a valid destination
 
     @classmethod
     def mask(cls, url: str) -> str:
-        """`url` safe to print."""
-        return mask_url(url)
+        return mask_url(url)  # `url` safe to print
 
     @classmethod
     def has_credentials(cls, settings: Settings) -> bool:
-        """Whether this machine can send on the channel (else `route_to_outbox` writes to the folder)."""
-        return True
+        return True  # else `route_to_outbox` writes its messages to the outbox folder
 
     def __init__(self, settings: Settings, session: requests.Session | None = None) -> None:
         self.settings = settings
@@ -132,6 +130,8 @@ class Notifier(ABC):
     @property
     def session(self) -> requests.Session:
         if self._session is None:
+            import requests
+
             self._session = requests.Session()
             self._session.headers["User-Agent"] = "ita-tracker/0.1"
         return self._session
@@ -170,6 +170,8 @@ class Notifier(ABC):
         """Send one HTTP request; return the response if 2xx (or listed in `ok`), else raise
         `DeliveryError`: 429, 5xx, 408, timeouts and connection errors are temporary, other 4xx
         permanent. `what` names the channel in the reason; the URL in a reason is always masked."""
+        import requests
+
         try:
             response = self.session.request(method, url, timeout=self.settings.http_timeout_seconds, **kwargs)
         except requests.Timeout:

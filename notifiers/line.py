@@ -7,8 +7,7 @@ once within 24 hours; a repeat of an accepted push answers 409, which means "alr
 from __future__ import annotations
 
 import re
-
-import requests
+from typing import TYPE_CHECKING
 
 from config.settings import Secret, Settings
 from notifiers.base import (
@@ -20,6 +19,9 @@ from notifiers.base import (
 )
 from notifiers.masking import mask_id
 from tracker.domain.line_webhook import CONNECT_DESTINATION
+
+if TYPE_CHECKING:
+    import requests  # only for annotations: see notifiers.base
 
 MAX_TEXT_UTF16 = 5000
 ELLIPSIS = "…"

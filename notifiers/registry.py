@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import re
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 from urllib.parse import quote
-
-import requests
 
 from config.settings import Settings
 from notifiers.base import Notifier, OutgoingMessage, Receipt
@@ -23,6 +21,9 @@ from notifiers.masking import MASK, mask_url
 from notifiers.outbox import OutboxNotifier
 from notifiers.webhook import WebhookNotifier
 from tracker.domain.errors import TrackerError
+
+if TYPE_CHECKING:
+    import requests  # imported when a session is made: see notifiers.base
 
 NOTIFIERS: dict[str, type[Notifier]] = {
     "line": LineNotifier,
@@ -111,7 +112,11 @@ class Notifiers:
     def __init__(self, settings: Settings, session: requests.Session | None = None) -> None:
         self.settings = settings
         self._owns_session = session is None
-        self.session = session if session is not None else requests.Session()
+        if session is None:
+            import requests
+
+            session = requests.Session()
+        self.session = session
         self._instances: dict[str, Notifier] = {}
 
     def for_url(self, url: str) -> Notifier:
