@@ -22,6 +22,7 @@ from sqlalchemy import Engine, Text, cast, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
+from jobs.bundle import Bundle, bundles, expand
 from jobs.line_destinations import resolve_connected
 from jobs.outcomes import Outcome, attempt_of, destination_refused, message_of
 from jobs.plan_context import calendar_from_text, policy_from_text
@@ -33,6 +34,7 @@ from tracker.domain.thaidate import BANGKOK
 from tracker.store import outbox_claims
 from tracker.store.models import OrganisationRow
 from tracker.store.outbox import cancel_done
+from tracker.store.outbox_bundles import claim_companions
 from tracker.store.outbox_claims import Claimed
 
 MAX_ATTEMPTS = 8
@@ -122,36 +124,39 @@ def run_once(engine: Engine, now: datetime, notifiers: Sender, owner: str, *, le
         org_ids, result.closed_orgs = open_org_ids(session, now, org)
     if org_ids == []:
         return result
-    in_flight: list[Future[Outcome]] = []
+    in_flight: list[tuple[Future[Outcome], Bundle]] = []
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="dispatch") as pool:
         while True:
             stopping = should_stop is not None and should_stop()
             taken, claimed = (0, []) if stopping else _claim_batch(factory, owner, clock(), lease_seconds, batch,
                                                                    org_ids)
             result.claimed += taken
-            result.statuses["skipped"] += taken - len(claimed)  # to destinations marked broken
+            # set aside: to destinations marked broken, LINE chats not connected
+            result.statuses["skipped"] += taken - sum(len(b.members) for b in claimed)
             recorded = bool(in_flight)
             if in_flight:
-                outcomes = [f.result() for f in in_flight]
+                outcomes = [o for f, b in in_flight for o in expand(f.result(), b)]
                 with factory.begin() as session:
                     result.statuses.update(record(session, outcomes, owner, max_attempts, rng).values())
             if not taken and not recorded:  # recording may have queued alerts: look once more
                 break
-            in_flight = [pool.submit(send_one, notifiers, limits, c, clock, after_send) for c in claimed]
+            in_flight = [(pool.submit(send_one, notifiers, limits, b.lead, clock, after_send), b) for b in claimed]
     return result
 
 
 def _claim_batch(factory: sessionmaker[Session], owner: str, now: datetime, lease_seconds: float, batch: int,
-                 org_ids: list[int] | None) -> tuple[int, list[Claimed]]:
-    """Claim, render and load one batch: (rows claimed, messages to send)."""
+                 org_ids: list[int] | None) -> tuple[int, list[Bundle]]:
+    """Claim, render and load one batch, widened to whole bundles: (rows claimed, messages to send)."""
     with factory.begin() as session:
         ids = outbox_claims.claim(session, owner, now, lease_seconds, batch, org_ids)
+        if ids:
+            ids += claim_companions(session, owner, now, lease_seconds, ids)
     if not ids:
         return 0, []
     with factory.begin() as session:
         render_missing(session, ids)
         loaded = resolve_connected(session, outbox_claims.load(session, ids, owner), owner)
-        return len(ids), outbox_claims.skip_broken(session, loaded, owner)
+        return len(ids), bundles(session, outbox_claims.skip_broken(session, loaded, owner), owner)
 
 
 def record(session: Session, outcomes: list[Outcome], owner: str, max_attempts: int,

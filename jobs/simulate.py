@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from config.loader import OrgConfig, load_config
 from config.settings import Settings
 from jobs import digest, dispatch, plan
+from jobs.bundle import urgency
 from notifiers.base import Notifier, OutgoingMessage, Receipt
 from notifiers.registry import Notifiers, mask_destination
 from tracker.domain.errors import ConfigError, NotFoundError
@@ -31,7 +32,7 @@ from tracker.domain.model import Action
 from tracker.domain.thaidate import BANGKOK, fiscal_year
 from tracker.store.db import migrate, open_engine, session_scope
 from tracker.store.models import MeasureRow
-from tracker.store.outbox import by_keys
+from tracker.store.outbox_bundles import rows_by_message
 from tracker.store.outbox_claims import any_claimable
 from tracker.store.repo import record_action, sync_organisation
 
@@ -47,11 +48,13 @@ class Event:
     stage: str
     recipient: str
     destination: str  # masked
+    items: tuple[tuple[str, str, date], ...] = ()  # (obligation, stage, due) of every reminder in the message
 
     def to_json(self) -> dict[str, Any]:
         return {"at": self.at.isoformat(), "kind": self.kind, "org": self.org, "measure": self.measure,
                 "obligation": self.obligation, "due": self.due.isoformat() if self.due else None,
-                "stage": self.stage, "recipient": self.recipient, "destination": self.destination}
+                "stage": self.stage, "recipient": self.recipient, "destination": self.destination,
+                "items": [{"obligation": o, "stage": s, "due": d.isoformat()} for o, s, d in self.items]}
 
 
 @dataclass
@@ -180,16 +183,19 @@ def scratch_engine(folder: str) -> Engine:
 
 
 def _events(session: Session, code: str, now: datetime, sent: list[tuple[str, str]]) -> list[Event]:
-    keys = [key for key, _ in sent]
-    rows = by_keys(session, keys)
+    """One event per message sent; a bundle (several reminders in one message) lists its items, most
+    urgent first, and is described by the first."""
+    rows = rows_by_message(session, [key for key, _ in sent])
     measures = _measure_codes(session)
     events = []
     for key, _destination in sent:
-        row, due, ob, measure_id = rows[key]
+        members = sorted(rows[key], key=lambda m: urgency(m[0].stage, m[1]))
+        row, due, ob, measure_id = members[0]
+        items = tuple((m[2], m[0].stage, m[1]) for m in members if m[2] is not None and m[1] is not None)
         events.append(Event(at=now.astimezone(BANGKOK), kind=row.kind, org=code,
                             measure=measures.get(measure_id) if measure_id else None, obligation=ob,
                             due=due, stage=row.stage or row.kind, recipient=row.recipient,
-                            destination=mask_destination(row.destination)))
+                            destination=mask_destination(row.destination), items=items))
     return events
 
 

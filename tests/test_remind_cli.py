@@ -64,10 +64,11 @@ def test_dry_run_stage_kinds_and_signed_days(env: dict[str, str]) -> None:
 def test_remind_plans_and_sends_to_the_outbox_folder_once(env: dict[str, str], tmp_path: Path) -> None:
     first = run_json(env, "remind", "--org", "makha", "--as-of", AS_OF)
     assert first["planned"]["created"] == 13 and first["dispatched"] == {"sent": 13}
-    assert len(list((tmp_path / "outbox").glob("*.json"))) == 13
     again = run_json(env, "remind", "--org", "makha", "--as-of", "2022-10-21T10:00:00+07:00")
     assert again["planned"]["created"] == 0 and again["dispatched"] == {}
     listed = run_json(env, "outbox", "--status", "sent")["messages"]
+    channels = {(m["recipient"], m["destination"]) for m in listed}
+    assert len(list((tmp_path / "outbox").glob("*.json"))) == len(channels) == 3  # one file per person and channel
     assert len(listed) == 13 and all("U0123456789abcdef0123456789abcdef" not in m["destination"] for m in listed)
 
 

@@ -55,8 +55,12 @@ def cmd_simulate(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def timeline(sim: Simulation) -> str:
-    lines = [f"{e.at:%Y-%m-%d %H:%M} ({format_date(e.at.date(), 'th', style='short')})  {e.kind:<8} "
-             f"{e.obligation or '-':<8} {e.stage:<18} → {e.recipient} <{e.destination}>" for e in sim.events]
+    lines = []
+    for e in sim.events:
+        lines.append(f"{e.at:%Y-%m-%d %H:%M} ({format_date(e.at.date(), 'th', style='short')})  {e.kind:<8} "
+                     f"{e.obligation or '-':<8} {e.stage:<18} → {e.recipient} <{e.destination}>")
+        if len(e.items) > 1:  # a bundle: every reminder it carries, most urgent first
+            lines.append("      one message with: " + ", ".join(f"{o} {s}" for o, s, _ in e.items))
     counts = Counter(e.kind for e in sim.events)
     lines.append(f"{len(sim.events)} message(s): " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
                  + f" — {sim.moments} moments replayed in {sim.seconds:.1f}s")

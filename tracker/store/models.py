@@ -233,6 +233,9 @@ class OutboxRow(Base):
     skip_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    # The one message this reminder went out in with the others due for the same person and channel
+    # (jobs.bundle); set when first claimed, kept so that a re-send carries the same idempotency key.
+    bundle_key: Mapped[str | None] = mapped_column(String(200), index=True)
 
 
 class DeliveryAttemptRow(Base):

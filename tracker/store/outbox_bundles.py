@@ -1,0 +1,61 @@
+"""The outbox side of bundling (jobs.bundle): widen a claim to whole bundles, read what orders a
+bundle, record the bundle key on its rows, and find a sent message's rows by its key."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from tracker.store.models import ObligationRow, OccurrenceRow, OutboxRow
+from tracker.store.outbox_claims import claimable
+
+
+def claim_companions(session: Session, owner: str, now: datetime, lease_seconds: float,
+                     ids: Sequence[int]) -> list[int]:
+    """Lease the other due reminders of the recipients and destinations of the claimed `ids` (a batch
+    may have cut a person's day in two); returns the ids added."""
+    pairs = set(session.execute(select(OutboxRow.org_id, OutboxRow.recipient, OutboxRow.destination)
+                                .where(OutboxRow.id.in_(list(ids)), OutboxRow.kind == "reminder")))
+    if not pairs:
+        return []
+    same = or_(*(and_(OutboxRow.org_id == o, OutboxRow.recipient == r, OutboxRow.destination == d)
+                 for o, r, d in pairs))
+    stmt = (update(OutboxRow)
+            .where(claimable(now), OutboxRow.kind == "reminder", OutboxRow.id.not_in(list(ids)), same)
+            .values(status="leased", lease_owner=owner, lease_until=now + timedelta(seconds=lease_seconds),
+                    attempts=OutboxRow.attempts + 1)
+            .returning(OutboxRow.id)
+            .execution_options(synchronize_session=False))
+    return list(session.execute(stmt).scalars())
+
+
+def bundle_facts(session: Session, ids: Sequence[int]) -> dict[int, tuple[str | None, str, date | None]]:
+    """id → (bundle key already given, stage, due date) of reminder rows."""
+    query = (select(OutboxRow.id, OutboxRow.bundle_key, OutboxRow.stage, OccurrenceRow.due)
+             .outerjoin(OccurrenceRow, OccurrenceRow.id == OutboxRow.occurrence_id)
+             .where(OutboxRow.id.in_(list(ids))))
+    return {row_id: (key, stage, due) for row_id, key, stage, due in session.execute(query)}
+
+
+def set_bundle_key(session: Session, ids: Sequence[int], key: str, owner: str) -> None:
+    session.execute(update(OutboxRow).where(OutboxRow.id.in_(list(ids)), OutboxRow.lease_owner == owner)
+                    .values(bundle_key=key))
+
+
+def rows_by_message(session: Session, keys: Sequence[str]) -> dict[str, list[tuple[Any, ...]]]:
+    """message key → its rows as (row, due, obligation code, measure id): one row for a lone message,
+    every member for a bundle."""
+    query = (select(OutboxRow, OccurrenceRow.due, ObligationRow.code, ObligationRow.measure_id)
+             .outerjoin(OccurrenceRow, OutboxRow.occurrence_id == OccurrenceRow.id)
+             .outerjoin(ObligationRow, OccurrenceRow.obligation_id == ObligationRow.id)
+             .where(or_(OutboxRow.key.in_(list(keys)), OutboxRow.bundle_key.in_(list(keys)))))
+    wanted = set(keys)
+    out: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+    for row, due, ob, measure_id in session.execute(query):
+        out[row.key if row.key in wanted else str(row.bundle_key)].append((row, due, ob, measure_id))
+    return out
