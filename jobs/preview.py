@@ -16,13 +16,13 @@ from sqlalchemy.orm import Session
 from jobs.plan import PlanResult, plan
 from jobs.render_outbox import render_missing
 from tracker.store import outbox
-from tracker.store.outbox import PlannedReminder
+from tracker.store.outbox import QueuedReminder
 
 
 @dataclass(frozen=True)
 class Preview:
     result: PlanResult
-    reminders: list[PlannedReminder]  # pending and skipped, in planning order
+    reminders: list[QueuedReminder]  # pending and skipped, in planning order
 
 
 def preview(engine: Engine, now: datetime, org: str | None = None, grace_days: int = 3) -> Preview:

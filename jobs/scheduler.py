@@ -68,10 +68,12 @@ class SweepCounts:
     cancelled: int = 0
     retrying: int = 0
     digests: int = 0
+    materialised: int = 0  # occurrences of a new fiscal year created before planning
 
     def line(self) -> str:
         text = f"planned {self.planned}, sent {self.sent}, failed {self.failed}, skipped {self.skipped}"
-        extra = {"retrying": self.retrying, "cancelled": self.cancelled, "digests queued": self.digests}
+        extra = {"retrying": self.retrying, "cancelled": self.cancelled, "digests queued": self.digests,
+                 "new fiscal-year occurrences": self.materialised}
         return text + "".join(f", {name} {n}" for name, n in extra.items() if n)
 
 
@@ -101,6 +103,7 @@ class Service:
             with session_scope(self.engine) as session:
                 planned = plan.plan(session, now, grace_days=self.options.grace_days)
             counts.planned, counts.skipped, counts.cancelled = planned.created, planned.skipped, planned.cancelled
+            counts.materialised = planned.materialised
             self._dispatch(now, counts)
             log.info("reminders at %s: %s", _local(now), counts.line())
         return counts
@@ -149,6 +152,7 @@ class Service:
             planned = plan.plan(session, now, grace_days=self.options.grace_days)
         queued = digest.run_each(self.engine, now, hour=self.options.digest_hour, grace_days=self.options.grace_days)
         counts.planned, counts.skipped, counts.cancelled = planned.created, planned.skipped, planned.cancelled
+        counts.materialised = planned.materialised
         counts.digests = queued.created
         self._dispatch(now, counts)
         log.info("sweep at %s: %s", _local(now), counts.line())

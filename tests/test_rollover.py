@@ -95,7 +95,8 @@ def test_the_running_services_sweep_plans_the_new_fiscal_year_like_tracker_remin
     service, remind = twins
     # The service started in FY 2566 (its configuration synced then) and is still running on 24 October.
     with Notifiers(service.settings) as notifiers:
-        Service(service.engine, service.settings, notifiers, clock=lambda: AS_OF).reminders()
+        counts = Service(service.engine, service.settings, notifiers, clock=lambda: AS_OF).reminders()
+    assert counts.materialised > 0 and "new fiscal-year occurrences" in counts.line()
     remind.cli("remind", "--as-of", AS_OF.isoformat())
     assert_same_and_new_year(service.planned(), remind.planned())
 

@@ -34,7 +34,7 @@ from tracker.cli.common import (
 from tracker.domain.errors import TrackerError
 from tracker.domain.thaidate import BANGKOK
 from tracker.store.db import migrate, session_scope
-from tracker.store.outbox import PlannedReminder, list_messages
+from tracker.store.outbox import QueuedReminder, list_messages
 from tracker.store.outbox_admin import retry_message
 from tracker.store.repo import first_fiscal_year
 
@@ -69,7 +69,7 @@ def register(sub: Any) -> None:
 
 # ---------------------------------------------------------------- remind
 
-def dry_run_item(r: PlannedReminder) -> dict[str, Any]:
+def dry_run_item(r: QueuedReminder) -> dict[str, Any]:
     return {"org": r.org, "measure": r.measure, "obligation": r.obligation, "due": r.due.isoformat(),
             "stage": r.kind, "days_to_due": r.days_to_due, "recipient": r.recipient,
             "destination": mask_destination(r.destination), "subject": r.subject, "text": r.text}

@@ -62,7 +62,7 @@ def natural_key(*parts: str) -> str:
     return f"{key[: KEY_LIMIT - len(digest) - 1]}#{digest}"
 
 
-def insert_new(session: Session) -> Insert:
+def _insert_new(session: Session) -> Insert:
     """`INSERT INTO outbox … ON CONFLICT (key) DO NOTHING` for this session's database."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
@@ -81,7 +81,7 @@ def enqueue(session: Session, messages: Sequence[NewMessage], now: datetime | No
             "created_at": now or message.send_after, "merged_stages": "",
         }
         # Counted from RETURNING: psycopg reports rowcount -1 for this statement on PostgreSQL.
-        created += len(session.execute(insert_new(session).values(**values).returning(OutboxRow.id)).all())
+        created += len(session.execute(_insert_new(session).values(**values).returning(OutboxRow.id)).all())
     return created
 
 
@@ -197,7 +197,7 @@ def readdress(session: Session, row: OutboxRow, copies: Sequence[tuple[str, str,
     """Add a copy of the pending reminder `row` for each (key, recipient, destination), and keep `row`
     as skipped for `reason`. A copy whose key exists already is not added again."""
     for key, recipient, destination in copies:
-        session.execute(insert_new(session).values(
+        session.execute(_insert_new(session).values(
             key=key, kind="reminder", org_id=row.org_id, occurrence_id=row.occurrence_id, stage=row.stage,
             merged_stages=row.merged_stages, stage_day=row.stage_day, recipient=recipient,
             destination=destination, lang=row.lang, send_after=row.send_after, status="pending", attempts=0,
@@ -208,7 +208,7 @@ def readdress(session: Session, row: OutboxRow, copies: Sequence[tuple[str, str,
 # ---------------------------------------------------------------- reading
 
 @dataclass(frozen=True)
-class PlannedReminder:
+class QueuedReminder:
     """A reminder row as planning left it, with what a person needs to read it."""
 
     id: int
@@ -248,7 +248,7 @@ def reminder_ids_since(session: Session, after_id: int) -> list[int]:
                                 .order_by(OutboxRow.id)))
 
 
-def reminders_since(session: Session, after_id: int) -> list[PlannedReminder]:
+def reminders_since(session: Session, after_id: int) -> list[QueuedReminder]:
     """The reminders added after `after_id` (in this transaction: those one planning run created)."""
     query = (
         select(OutboxRow.id, OrganisationRow.code, MeasureRow.code, ObligationRow.code, OccurrenceRow.period,
@@ -261,7 +261,7 @@ def reminders_since(session: Session, after_id: int) -> list[PlannedReminder]:
         .where(OutboxRow.id > after_id, OutboxRow.kind == "reminder")
         .order_by(OutboxRow.id)
     )
-    return [PlannedReminder(id_, org, measure, obligation, period, due, stage, stage_day or due, recipient,
+    return [QueuedReminder(id_, org, measure, obligation, period, due, stage, stage_day or due, recipient,
                             destination, status, reason, send_after, subject, text)
             for (id_, org, measure, obligation, period, due, stage, stage_day, recipient, destination, status,
                  reason, send_after, subject, text) in session.execute(query)]
