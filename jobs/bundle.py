@@ -20,10 +20,14 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
-from jobs.outcomes import Outcome
+from jobs.outcomes import Outcome, message_of
+from tracker.domain.line_webhook import postback_data
 from tracker.domain.thaidate import to_thai_digits
-from tracker.store.outbox_bundles import bundle_facts, set_bundle_key
-from tracker.store.outbox_claims import Claimed
+from tracker.messages.line_chat import item_due, item_headline
+from tracker.messages.outgoing import OutgoingMessage, ReminderItem
+from tracker.store.outbox_bundles import Facts, bundle_facts, set_bundle_key
+from tracker.store.outbox_claims import Claimed, set_aside
+from tracker.store.snoozes import snoozed_until
 
 URGENCY = ("escalation", "overdue", "due", "before")  # stage kinds, most urgent first
 SEPARATOR = "\n\n— — —\n\n"
@@ -36,6 +40,11 @@ class Bundle:
 
     lead: Claimed
     members: tuple[Claimed, ...]
+    items: tuple[ReminderItem, ...] = ()
+
+    @property
+    def message(self) -> OutgoingMessage:
+        return replace(message_of(self.lead), items=self.items)
 
 
 def urgency(stage: str, due: date | None) -> tuple[int, date]:
@@ -45,23 +54,52 @@ def urgency(stage: str, due: date | None) -> tuple[int, date]:
     return rank, due or date.max
 
 
-def bundles(session: Session, claimed: list[Claimed], owner: str) -> list[Bundle]:
+def bundles(session: Session, claimed: list[Claimed], owner: str, today: date,
+            postback_secret: str | None = None) -> list[Bundle]:
     """Group claimed reminders by recipient and destination (or by the bundle they were already given),
-    record each group's bundle key, and build its combined message. Other kinds go alone."""
+    record each group's bundle key, and build its combined message; LINE bundles get their items (with
+    signed postbacks when `postback_secret` is set). Reminders the recipient snoozed from LINE are set
+    aside (escalations never are). Other kinds go alone."""
     reminders = [c for c in claimed if c.kind == "reminder"]
     facts = bundle_facts(session, [c.id for c in reminders])
+    snoozed = snoozed_until(session, {(f.occurrence_id, c.recipient) for c in reminders
+                                      if (f := facts[c.id]).occurrence_id is not None}, today)
     groups: dict[tuple[str, ...], list[Claimed]] = defaultdict(list)
     for c in reminders:
-        kept = facts[c.id][0]
-        groups[("kept", kept) if kept else ("new", str(c.org_id), c.recipient, c.destination)].append(c)
+        f = facts[c.id]
+        until = snoozed.get((f.occurrence_id or 0, c.recipient))
+        if until is not None and not f.stage.startswith("escalation") and not f.bundle_key:
+            set_aside(session, c.id, owner, f"snoozed from LINE until {until.isoformat()}")
+            continue
+        groups[("kept", f.bundle_key) if f.bundle_key else ("new", str(c.org_id), c.recipient, c.destination)].append(c)
     out = [Bundle(c, (c,)) for c in claimed if c.kind != "reminder"]
     for (origin, *_), members in groups.items():
-        members.sort(key=lambda c: urgency(facts[c.id][1], facts[c.id][2]))
-        key = str(facts[members[0].id][0]) if origin == "kept" else bundle_key(members)
+        members.sort(key=lambda c: urgency(facts[c.id].stage, facts[c.id].due))
+        key = str(facts[members[0].id].bundle_key) if origin == "kept" else bundle_key(members)
         if origin == "new":
             set_bundle_key(session, [m.id for m in members], key, owner)
-        out.append(Bundle(combined(members, key), tuple(members)))
+        items = (tuple(_item(facts[m.id], m, today, postback_secret) for m in members)
+                 if members[0].destination.startswith("line") else ())
+        out.append(Bundle(combined(members, key), tuple(members), items))
     return out
+
+
+def _item(f: Facts, claimed: Claimed, today: date, secret: str | None) -> ReminderItem:
+    due = f.due or today
+    snooze = ack = ""
+    if secret and f.occurrence_id is not None:
+        ack = postback_data(secret, "ack", f.org, f.occurrence_id, claimed.recipient)
+        if not f.stage.startswith("escalation"):  # escalations are never snoozed
+            snooze = postback_data(secret, "snooze", f.org, f.occurrence_id, claimed.recipient)
+    return ReminderItem(f.obligation, f.title, f.stage, item_headline(f.stage, due, today, claimed.lang),
+                        item_due(due, claimed.lang), _url(claimed), snooze, ack)
+
+
+def _url(claimed: Claimed) -> str:
+    """The signed action link the renderer put in the LINE text (the web app's), if any."""
+    text = claimed.line_text or ""
+    start = text.find("https://") if "https://" in text else text.find("http://")
+    return text[start:].split()[0] if start >= 0 else ""
 
 
 def bundle_key(members: list[Claimed]) -> str:

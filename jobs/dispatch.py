@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from config.settings import Settings
 from jobs.bundle import Bundle, bundles, expand
 from jobs.line_destinations import resolve_connected
+from jobs.line_webhook import CHANNEL_SECRET_ENV
 from jobs.outcomes import Outcome, attempt_of, destination_refused, message_of
 from jobs.plan_context import calendar_from_text, policy_from_text
 from jobs.ratelimit import ChannelLimits
@@ -77,8 +78,9 @@ def open_org_ids(session: Session, now: datetime, org: str | None = None) -> tup
 
 
 def send_one(sender: Sender, limits: ChannelLimits, claimed: Claimed, clock: Callable[[], datetime],
-             after_send: Callable[[Claimed], None] | None) -> Outcome:
-    """Send one message (in a worker thread). Never raises: every failure becomes a typed outcome."""
+             after_send: Callable[[Claimed], None] | None, message: OutgoingMessage | None = None) -> Outcome:
+    """Send one message (in a worker thread; `message` when it is not just the claimed row's texts, e.g. a
+    bundle with its items). Never raises: every failure becomes a typed outcome."""
     started = time.monotonic()
     receipt: Receipt | None = None
     error: DeliveryError | None = None
@@ -86,7 +88,7 @@ def send_one(sender: Sender, limits: ChannelLimits, claimed: Claimed, clock: Cal
         target = route_to_outbox(claimed.destination, sender.settings)
         limits.acquire(scheme_of(target))
         started = time.monotonic()
-        receipt = sender.send(target, message_of(claimed))
+        receipt = sender.send(target, message if message is not None else message_of(claimed))
     except DeliveryError as exc:
         error = exc
     except ValueError as exc:  # an unknown scheme or malformed destination: sending again cannot help
@@ -128,8 +130,8 @@ def run_once(engine: Engine, now: datetime, notifiers: Sender, owner: str, *, le
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="dispatch") as pool:
         while True:
             stopping = should_stop is not None and should_stop()
-            taken, claimed = (0, []) if stopping else _claim_batch(factory, owner, clock(), lease_seconds, batch,
-                                                                   org_ids)
+            taken, claimed = (0, []) if stopping else _claim_batch(factory, notifiers.settings, owner, clock(),
+                                                                   lease_seconds, batch, org_ids)
             result.claimed += taken
             # set aside: to destinations marked broken, LINE chats not connected
             result.statuses["skipped"] += taken - sum(len(b.members) for b in claimed)
@@ -140,12 +142,13 @@ def run_once(engine: Engine, now: datetime, notifiers: Sender, owner: str, *, le
                     result.statuses.update(record(session, outcomes, owner, max_attempts, rng).values())
             if not taken and not recorded:  # recording may have queued alerts: look once more
                 break
-            in_flight = [(pool.submit(send_one, notifiers, limits, b.lead, clock, after_send), b) for b in claimed]
+            in_flight = [(pool.submit(send_one, notifiers, limits, b.lead, clock, after_send, b.message), b)
+                         for b in claimed]
     return result
 
 
-def _claim_batch(factory: sessionmaker[Session], owner: str, now: datetime, lease_seconds: float, batch: int,
-                 org_ids: list[int] | None) -> tuple[int, list[Bundle]]:
+def _claim_batch(factory: sessionmaker[Session], settings: Settings, owner: str, now: datetime,
+                 lease_seconds: float, batch: int, org_ids: list[int] | None) -> tuple[int, list[Bundle]]:
     """Claim, render and load one batch, widened to whole bundles: (rows claimed, messages to send)."""
     with factory.begin() as session:
         ids = outbox_claims.claim(session, owner, now, lease_seconds, batch, org_ids)
@@ -156,7 +159,10 @@ def _claim_batch(factory: sessionmaker[Session], owner: str, now: datetime, leas
     with factory.begin() as session:
         render_missing(session, ids)
         loaded = resolve_connected(session, outbox_claims.load(session, ids, owner), owner)
-        return len(ids), bundles(session, outbox_claims.skip_broken(session, loaded, owner), owner)
+        secret = settings.secret(CHANNEL_SECRET_ENV)
+        kept = outbox_claims.skip_broken(session, loaded, owner)
+        return len(ids), bundles(session, kept, owner, now.astimezone(BANGKOK).date(),
+                                 secret.reveal() if secret else None)
 
 
 def record(session: Session, outcomes: list[Outcome], owner: str, max_attempts: int,

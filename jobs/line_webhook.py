@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -28,14 +28,18 @@ from tracker.domain.line_webhook import (
     command_in,
     connect_code_in,
     parse_callback,
+    read_postback,
+    recipient_tag,
     signature_ok,
 )
 from tracker.domain.thaidate import BANGKOK, fiscal_year
-from tracker.messages.line_chat import phrase, render_line_disabled, status_reply
+from tracker.domain.workdays import WorkCalendar
+from tracker.messages.line_chat import button_reply, phrase, render_line_disabled, status_reply
 from tracker.store.db import session_scope
 from tracker.store.line_links import Bound, bind_with_code, bindings_of_chat, disable_chat, first_delivery
-from tracker.store.models import ContactRow, OrganisationRow
+from tracker.store.models import ContactRow, ObligationRow, OccurrenceRow, OrganisationRow
 from tracker.store.outbox import NewMessage, destination_hash, enqueue, natural_key
+from tracker.store.snoozes import acknowledge, snooze
 from tracker.store.status_query import org_statuses
 
 log = logging.getLogger(__name__)
@@ -82,7 +86,10 @@ def handle_webhook(engine: Engine, settings: Settings, body: bytes, signature: s
                 result.duplicates += 1
                 continue
             result.handled += 1
-            text = _act(session, event, channel, now, sign_in_link, settings.base_url)
+            if event.type == "postback":
+                text = _postback(session, event, secret, now)
+            else:
+                text = _act(session, event, channel, now, sign_in_link, settings.base_url)
             if text and event.reply_token:
                 result.replies.append((event.reply_token, text))
     _send_replies(settings, result.replies, api)
@@ -119,6 +126,35 @@ def _act(session: Session, event: LineEvent, channel: str, now: datetime, sign_i
     if sign_in_link is None:  # the web's one-time link is not wired in: point at the sign-in page
         return phrase("signin_page", _lang(session, bindings[0].org_id), url=f"{base_url}/signin/")
     return sign_in_link(session, bindings[0], now)
+
+
+SNOOZE_WORKING_DAYS = 3
+
+
+def _postback(session: Session, event: LineEvent, secret: str, now: datetime) -> str | None:
+    """A reminder's button: snooze (the reader's reminders of that deadline wait three working days) or
+    acknowledge; both go into the deadline's history. Data not signed by us, or pressed in a chat not
+    bound to the reminder's recipient, does nothing."""
+    press = read_postback(secret, event.postback)
+    if press is None:
+        return None
+    bound = next((b for b in bindings_of_chat(session, event.chat_id)
+                  if b.org_code == press.org and recipient_tag(b.contact) == press.recipient_hash), None)
+    found = session.execute(select(ObligationRow.code, OrganisationRow.language, OrganisationRow.closures)
+                            .join(OccurrenceRow, OccurrenceRow.obligation_id == ObligationRow.id)
+                            .join(OrganisationRow, OrganisationRow.id == OccurrenceRow.org_id)
+                            .where(OccurrenceRow.id == press.occurrence_id,
+                                   OrganisationRow.code == press.org)).first()
+    if bound is None or found is None:
+        return phrase("not_bound")
+    code, lang, closures = found
+    if press.action == "ack":
+        acknowledge(session, bound.org_id, press.occurrence_id, bound.contact, now)
+        return button_reply("acknowledged", code, lang)
+    calendar = WorkCalendar.with_closures((date.fromisoformat(d), name) for d, name in closures or [])
+    until = calendar.add_working_days(now.astimezone(BANGKOK).date(), SNOOZE_WORKING_DAYS)
+    snooze(session, bound.org_id, press.occurrence_id, bound.contact, until, now)
+    return button_reply("snoozed", code, lang, until)
 
 
 def _lang(session: Session, org_id: int) -> str:

@@ -17,6 +17,7 @@ from notifiers.base import (
     Receipt,
     idempotency_key,
 )
+from notifiers.line_flex import flex_message
 from notifiers.masking import mask_id
 from tracker.domain.line_webhook import CONNECT_DESTINATION
 
@@ -98,7 +99,8 @@ class LineNotifier(Notifier):
         token = self._token()
         body = {
             "to": to,
-            "messages": [{"type": "text", "text": truncate_utf16(message.short_text)}],
+            "messages": [flex_message(message, message.short_text)
+                         or {"type": "text", "text": truncate_utf16(message.short_text)}],
             "notificationDisabled": False,
         }
         response = self._request(

@@ -271,7 +271,7 @@ class FakeLineServer:
                     return 409, headers, {"message": "The retry key is already accepted", "sentMessages": []}
                 self.accepted_keys[retry_key] = (now, request_id)
             for message in rec.json["messages"]:
-                self.delivered.append((rec.json["to"], message.get("text", "")))
+                self.delivered.append((rec.json["to"], _readable(message)))
         sent = [{"id": str(uuid.uuid4().int)[:18], "quoteToken": uuid.uuid4().hex} for _ in rec.json["messages"]]
         return 200, {"x-line-request-id": request_id}, {"sentMessages": sent}
 
@@ -300,6 +300,26 @@ class FakeLineServer:
         return 200, {}, {"status": 200, "message": "ok"}
 
 
+def _readable(message: dict[str, Any]) -> str:
+    """A text message's text; a Flex message's altText and every text in its bubbles."""
+    if message.get("type") != "flex":
+        return str(message.get("text", ""))
+    texts: list[str] = [str(message.get("altText", ""))]
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "text":
+                texts.append(str(node.get("text", "")))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(message.get("contents"))
+    return "\n".join(texts)
+
+
 def _beyond_schema(body: Any) -> list[str]:
     """What LINE checks that the OpenAPI description does not say: ID form and text length."""
     if not isinstance(body, dict):
@@ -308,9 +328,42 @@ def _beyond_schema(body: Any) -> list[str]:
     if isinstance(body.get("to"), str) and not LINE_ID.fullmatch(body["to"]):
         errors.append("to: The property, 'to', in the request body is invalid")
     for i, message in enumerate(body.get("messages") or []):
+        errors.extend(_flex_limits(message, f"messages/{i}"))
         text = message.get("text") if isinstance(message, dict) else None
         if isinstance(text, str) and len(text.encode("utf-16-le")) // 2 > MAX_TEXT_UTF16:
             errors.append(f"messages/{i}/text: Length must be between 0 and {MAX_TEXT_UTF16}")
+    return errors
+
+
+def _flex_limits(message: Any, where: str) -> list[str]:
+    """LINE's Flex limits the schema does not state: altText ≤ 1,500 characters, ≤ 12 bubbles, postback
+    data ≤ 300 characters, button labels ≤ 40."""
+    if not isinstance(message, dict) or message.get("type") != "flex":
+        return []
+    errors = []
+    if len(str(message.get("altText", ""))) > 1500:
+        errors.append(f"{where}/altText: Length must be between 1 and 1500")
+    contents = message.get("contents") or {}
+    if contents.get("type") == "carousel" and len(contents.get("contents") or []) > 12:
+        errors.append(f"{where}/contents: a carousel holds at most 12 bubbles")
+    found: list[dict[str, Any]] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("action"), dict):
+                found.append(node["action"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(contents)
+    for action in found:
+        if action.get("type") == "postback" and len(str(action.get("data", ""))) > 300:
+            errors.append(f"{where}: postback data longer than 300 characters")
+        if len(str(action.get("label", ""))) > 40:
+            errors.append(f"{where}: action label longer than 40 characters")
     return errors
 
 

@@ -128,3 +128,46 @@ def connect_code_in(text: str) -> str | None:
 def command_in(text: str) -> str | None:
     """`status`, `signin` or `help` when the message is one of the chat commands, else None."""
     return COMMANDS.get(text.strip().lower())
+
+
+# ---------------------------------------------------------------- postbacks (buttons in reminders)
+
+POSTBACK_ACTIONS = ("snooze", "ack")
+POSTBACK_LIMIT = 300  # LINE's limit on postback data
+
+
+@dataclass(frozen=True)
+class Postback:
+    """A button press: snooze or acknowledge one deadline (an occurrence) for the recipient it was sent to
+    (named by a hash of the contact's name)."""
+
+    action: str
+    org: str
+    occurrence_id: int
+    recipient_hash: str
+
+
+def recipient_tag(recipient: str) -> str:
+    return hashlib.sha256(recipient.encode("utf-8")).hexdigest()[:12]
+
+
+def _postback_sig(secret: str, payload: str) -> str:
+    mac = hmac.new(secret.encode("utf-8"), b"postback|" + payload.encode("utf-8"), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac[:16]).decode("ascii").rstrip("=")
+
+
+def postback_data(secret: str, action: str, org: str, occurrence_id: int, recipient: str) -> str:
+    """Signed postback data (well under 300 characters): `ita1|action|org|occurrence|recipient tag|sig`."""
+    payload = f"ita1|{action}|{org}|{occurrence_id}|{recipient_tag(recipient)}"
+    return f"{payload}|{_postback_sig(secret, payload)}"
+
+
+def read_postback(secret: str, data: str) -> Postback | None:
+    """The postback if `data` is one of ours with a valid signature, else None."""
+    payload, _, sig = data.rpartition("|")
+    parts = payload.split("|")
+    if len(parts) != 5 or parts[0] != "ita1" or parts[1] not in POSTBACK_ACTIONS or not parts[3].isdigit():
+        return None
+    if not secret or not hmac.compare_digest(_postback_sig(secret, payload), sig):
+        return None
+    return Postback(parts[1], parts[2], int(parts[3]), parts[4])

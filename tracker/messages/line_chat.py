@@ -4,6 +4,8 @@ first, English for organisations configured with `language = "en"`."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from markupsafe import escape
 
 from tracker.domain.model import Organisation
@@ -95,3 +97,32 @@ def status_reply(org: Organisation, items: list[OccurrenceStatus], units: set[st
 
 def _digits(n: int, lang: str) -> str:
     return to_thai_digits(str(n)) if lang == "th" else str(n)
+
+
+ITEM_HEADLINES = {
+    "th": {"before": "อีก {n} วันครบกำหนด", "due": "ครบกำหนดวันนี้", "overdue": "เกินกำหนด {n} วัน",
+           "escalation": "เรียนผู้บริหาร: เกินกำหนด {n} วัน", "due_on": "กำหนด {day}",
+           "snoozed": "เลื่อนการแจ้งเตือน {item} ถึง{day} แล้ว (การแจ้งผู้บริหารไม่เลื่อน)",
+           "acknowledged": "รับทราบ {item} แล้ว บันทึกไว้ในประวัติรายการ"},
+    "en": {"before": "Due in {n} days", "due": "Due today", "overdue": "Overdue by {n} days",
+           "escalation": "To the executives: overdue by {n} days", "due_on": "Due {day}",
+           "snoozed": "Reminders of {item} wait until {day} (escalations are not snoozed)",
+           "acknowledged": "{item} acknowledged; noted in its history"},
+}
+
+
+def item_headline(stage: str, due: date, today: date, lang: str = "th") -> str:
+    """A Flex bubble's first line: how urgent this deadline is on `today`."""
+    table = ITEM_HEADLINES.get(lang, ITEM_HEADLINES["th"])
+    kind = stage.split("-")[0]
+    days = abs((due - today).days)
+    return table.get(kind, table["due"]).format(n=_digits(days, lang))
+
+
+def item_due(due: date, lang: str = "th") -> str:
+    return ITEM_HEADLINES.get(lang, ITEM_HEADLINES["th"])["due_on"].format(day=format_date(due, lang, style="weekday"))
+
+
+def button_reply(key: str, item: str, lang: str = "th", day: date | None = None) -> str:
+    table = ITEM_HEADLINES.get(lang, ITEM_HEADLINES["th"])
+    return table[key].format(item=item, day=format_date(day, lang, style="weekday") if day else "")

@@ -10,6 +10,21 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
+class ReminderItem:
+    """One deadline in a reminder, for channels that show items one by one (LINE's Flex bubbles):
+    what, when, and what the reader can do (open the signed page, snooze, acknowledge)."""
+
+    obligation: str
+    title: str
+    stage: str
+    headline: str
+    due_text: str
+    url: str = ""
+    snooze_data: str = ""
+    ack_data: str = ""
+
+
+@dataclass(frozen=True)
 class OutgoingMessage:
     """One notification, already rendered. `key` is its natural key, stable across attempts."""
 
@@ -19,6 +34,7 @@ class OutgoingMessage:
     html: str | None = None
     line_text: str | None = None
     lang: str = "th"
+    items: tuple[ReminderItem, ...] = ()  # reminders only; most urgent first
 
     @property
     def short_text(self) -> str:

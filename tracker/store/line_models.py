@@ -9,9 +9,9 @@ configuration does. Codes are stored as SHA-256 hashes only.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tracker.store.models import Base
@@ -61,3 +61,17 @@ class LineEventRow(Base):
     channel: Mapped[str] = mapped_column(String(64), default="")
     type: Mapped[str] = mapped_column(String(32))
     received_at: Mapped[datetime]
+
+
+class ReminderSnoozeRow(Base):
+    """An officer's "snooze" from a LINE reminder: their reminders of one deadline wait until `until`
+    (escalations are never snoozed)."""
+
+    __tablename__ = "reminder_snoozes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    occurrence_id: Mapped[int] = mapped_column(ForeignKey("occurrences.id", ondelete="CASCADE"), index=True)
+    recipient: Mapped[str] = mapped_column(String(255))
+    until: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime]

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from tracker.store.models import ObligationRow, OccurrenceRow, OutboxRow
+from tracker.store.models import ObligationRow, OccurrenceRow, OrganisationRow, OutboxRow
 from tracker.store.outbox_claims import claimable
 
 
@@ -34,12 +35,29 @@ def claim_companions(session: Session, owner: str, now: datetime, lease_seconds:
     return list(session.execute(stmt).scalars())
 
 
-def bundle_facts(session: Session, ids: Sequence[int]) -> dict[int, tuple[str | None, str, date | None]]:
-    """id → (bundle key already given, stage, due date) of reminder rows."""
-    query = (select(OutboxRow.id, OutboxRow.bundle_key, OutboxRow.stage, OccurrenceRow.due)
+@dataclass(frozen=True)
+class Facts:
+    """What orders a reminder in its bundle and what its item shows."""
+
+    bundle_key: str | None
+    stage: str
+    due: date | None
+    occurrence_id: int | None
+    obligation: str
+    title: str
+    org: str
+
+
+def bundle_facts(session: Session, ids: Sequence[int]) -> dict[int, Facts]:
+    """id → the facts of reminder rows."""
+    query = (select(OutboxRow.id, OutboxRow.bundle_key, OutboxRow.stage, OccurrenceRow.due, OccurrenceRow.id,
+                    ObligationRow.code, ObligationRow.title, OrganisationRow.code)
              .outerjoin(OccurrenceRow, OccurrenceRow.id == OutboxRow.occurrence_id)
+             .outerjoin(ObligationRow, ObligationRow.id == OccurrenceRow.obligation_id)
+             .join(OrganisationRow, OrganisationRow.id == OutboxRow.org_id)
              .where(OutboxRow.id.in_(list(ids))))
-    return {row_id: (key, stage, due) for row_id, key, stage, due in session.execute(query)}
+    return {row[0]: Facts(row[1], row[2], row[3], row[4], row[5] or "", row[6] or "", row[7])
+            for row in session.execute(query)}
 
 
 def set_bundle_key(session: Session, ids: Sequence[int], key: str, owner: str) -> None:
