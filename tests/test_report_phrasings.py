@@ -145,4 +145,8 @@ def test_a_refused_file_is_explained_in_thai(tmp_path: Path) -> None:
     empty = tmp_path / "empty.txt"
     empty.write_bytes(b"")
     code, _, err = Run(tmp_path, lang=None)("import-report", str(empty), "--org", "makha")
-    assert code == 2 and err.startswith("ข้อผิดพลาด:") and "ยังไม่ได้บันทึกสิ่งใด" in err
+    assert code == 2 and err.startswith("ข้อผิดพลาด: empty.txt เป็นไฟล์ว่าง") and "ยังไม่ได้บันทึกสิ่งใด" in err
+    photo = tmp_path / "photo.txt"
+    photo.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    code, _, err = Run(tmp_path, lang=None)("import-report", str(photo), "--org", "makha")
+    assert code == 2 and "photo.txt ไม่ใช่ไฟล์รายงาน" in err and "binary" not in err

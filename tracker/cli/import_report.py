@@ -48,7 +48,7 @@ def cmd_import_report(args: argparse.Namespace, ctx: Context) -> int:
                               known_units=[u.name for u in existing.units] if existing else ())
     except ReportFormatError as exc:
         print(f"error: {exc}. Nothing was written." if args.lang == "en" else
-              f"ข้อผิดพลาด: {exc} — ยังไม่ได้บันทึกสิ่งใด", file=ctx.err)
+              f"ข้อผิดพลาด: {exc.describe('th')} — ยังไม่ได้บันทึกสิ่งใด", file=ctx.err)
         return EXIT_INVALID
     plan = plan_import(report, args.org, existing, args.file.name)
     if args.dry_run:

@@ -49,7 +49,15 @@ NO_ACTION_TEXT = "ยังไม่มีการดำเนินการ"
 
 
 class ReportFormatError(TrackerError):
-    """The file is not a progress report: empty, binary, no header row, or not five columns."""
+    """The file is not a progress report: empty, binary, no header row, or not five columns. The message
+    is English; `th`, when given, says the same in Thai (what `tracker import-report` shows by default)."""
+
+    def __init__(self, message: str, th: str = "") -> None:
+        super().__init__(message)
+        self.th = th
+
+    def describe(self, lang: str = "th") -> str:
+        return str(self) if lang == "en" or not self.th else self.th
 
 
 # ---------------------------------------------------------------- value objects
@@ -86,6 +94,13 @@ class Note(str):
 
 def _n(value: object) -> str:
     return to_thai_digits(str(value))
+
+
+def _where_th(where: str) -> str:
+    """"line 13" → "บรรทัดที่ ๑๓", "table 1, row 4" → "ตารางที่ ๑ แถวที่ ๔" (the readers' locations)."""
+    where = re.sub(r"line (\d+)", r"บรรทัดที่ \1", where)
+    where = re.sub(r"table (\d+), row (\d+)", r"ตารางที่ \1 แถวที่ \2", where)
+    return to_thai_digits(re.sub(r"row (\d+)", r"แถวที่ \1", where))
 
 
 @dataclass(frozen=True)
@@ -828,16 +843,22 @@ def parse_report(source: ReportSource, *, fiscal_year: int | None = None,
     if header_at is None:
         raise ReportFormatError(
             f"{source.name} is not a progress report: no header row (\"{COLUMN_NAMES[0]}\" | \"{COLUMN_NAMES[1]}\""
-            " | …) was found. The table must have the five columns of the report form")
+            " | …) was found. The table must have the five columns of the report form",
+            f"{source.name} ไม่ใช่รายงานผลการดำเนินการ: ไม่พบแถวหัวตาราง (\"{COLUMN_NAMES[0]}\" | \"{COLUMN_NAMES[1]}\""
+            " | …) ตารางต้องมี ๕ คอลัมน์ตามแบบรายงาน")
     header = rows[header_at]
     if len(header.cells) != COLUMNS:
         raise ReportFormatError(
             f"{source.name}: the header row ({header.where or 'first table row'}) has {len(header.cells)} columns;"
-            f" a progress report has five: {' | '.join(COLUMN_NAMES)}")
+            f" a progress report has five: {' | '.join(COLUMN_NAMES)}",
+            f"{source.name}: แถวหัวตาราง ({_where_th(header.where) or 'แถวแรกของตาราง'}) มี"
+            f" {_n(len(header.cells))} คอลัมน์ แต่รายงานต้องมี ๕ คอลัมน์: {' | '.join(COLUMN_NAMES)}")
     fy = title.fiscal_year or fiscal_year
     if fy is None:
         raise ReportFormatError(f"{source.name}: the title does not name the fiscal year (e.g. \"ประจำปีงบประมาณ"
-                                " พ.ศ. ๒๕๖๖\"): add it to the file or give the fiscal year on the command line")
+                                " พ.ศ. ๒๕๖๖\"): add it to the file or give the fiscal year on the command line",
+                                f"{source.name}: ส่วนหัวรายงานไม่ระบุปีงบประมาณ (เช่น \"ประจำปีงบประมาณ พ.ศ. ๒๕๖๖\")"
+                                " โปรดเพิ่มในไฟล์ หรือระบุ --fy")
     data = [r for r in rows[header_at + 1:] if not _is_header(r.cells) and any(c.strip() for c in r.cells)]
     units = [*known_units, *(_clean(r.cells[1]) for r in data if len(r.cells) == COLUMNS)]
     reader = _TableReader(fy, units)
@@ -847,7 +868,7 @@ def parse_report(source: ReportSource, *, fiscal_year: int | None = None,
             where = r.where or f"row {i + 1}"
             reader.warn(None, None, _clean(" | ".join(r.cells)),
                         Note(f"a table row before the header ({where}) is ignored",
-                             f"แถวของตารางก่อนแถวหัวตาราง ({to_thai_digits(where)}) จึงไม่นำเข้า"))
+                             f"แถวของตารางก่อนแถวหัวตาราง ({_where_th(where)}) จึงไม่นำเข้า"))
     measures = []
     for number, r in enumerate(data, start=1):
         if len(r.cells) != COLUMNS:
@@ -855,7 +876,7 @@ def parse_report(source: ReportSource, *, fiscal_year: int | None = None,
             reader.warn(number, None, _clean(" | ".join(r.cells)),
                         Note(f"this row{where} has {len(r.cells)} column(s) instead of five: it is left out;"
                              " check for a tab or a cell split across lines",
-                             f"แถวนี้{to_thai_digits(where)} มี {_n(len(r.cells))} คอลัมน์ แทนที่จะเป็น ๕ คอลัมน์"
+                             f"แถวนี้{_where_th(where)} มี {_n(len(r.cells))} คอลัมน์ แทนที่จะเป็น ๕ คอลัมน์"
                              " จึงไม่นำเข้า โปรดตรวจสอบแท็บหรือเซลล์ที่ขึ้นบรรทัดใหม่"))
             continue
         measures.append(reader.measure(number, r.cells))

@@ -54,7 +54,8 @@ def read_report(path: Path) -> ReportSource:
 def read_report_bytes(data: bytes, name: str) -> ReportSource:
     """As `read_report`, from the file's bytes; `name` is used in messages and to tell .docx apart."""
     if not data.strip():
-        raise ReportFormatError(f"{name} is empty: export the progress report as text (tab-separated) or .docx")
+        raise ReportFormatError(f"{name} is empty: export the progress report as text (tab-separated) or .docx",
+                                f"{name} เป็นไฟล์ว่าง: โปรดส่งออกรายงานเป็นข้อความ (คั่นด้วยแท็บ) หรือ .docx")
     if data.startswith(_ZIP_MAGIC):
         _check_expanded_size(data, name)
         return _read_docx(data, name)
@@ -62,7 +63,8 @@ def read_report_bytes(data: bytes, name: str) -> ReportSource:
         raise ReportFormatError(f"{name} is {len(data) / 1e6:.1f} MB of text, above the {MAX_TEXT_BYTES // 10**6} MB"
                                 " a progress report in text form may be: give the report alone")
     if name.lower().endswith(".docx"):
-        raise ReportFormatError(f"{name} is named .docx but is not a Word document: save it again from Word")
+        raise ReportFormatError(f"{name} is named .docx but is not a Word document: save it again from Word",
+                                f"{name} มีนามสกุล .docx แต่ไม่ใช่เอกสาร Word: โปรดบันทึกใหม่จาก Word")
     return _read_text(_decode(data, name), name)
 
 
@@ -72,13 +74,17 @@ def _decode(data: bytes, name: str) -> str:
     if data.startswith(_BINARY_MAGICS) or b"\x00" in data[:4096]:
         raise ReportFormatError(
             f"{name} is a binary file, not a report: give the report as UTF-8 text (tab-separated columns)"
-            " or as a Word .docx (a .doc or PDF must first be saved as .docx)")
+            " or as a Word .docx (a .doc or PDF must first be saved as .docx)",
+            f"{name} ไม่ใช่ไฟล์รายงาน: โปรดให้รายงานเป็นข้อความ UTF-8 (คอลัมน์คั่นด้วยแท็บ) หรือเอกสาร Word .docx"
+            " (ไฟล์ .doc หรือ PDF ต้องบันทึกเป็น .docx ก่อน)")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ReportFormatError(
             f"{name} is not UTF-8 text (byte {exc.start}): save it as UTF-8 (in Notepad: Save as… → Encoding"
-            " UTF-8), or give the .docx") from None
+            " UTF-8), or give the .docx",
+            f"{name} ไม่ใช่ข้อความ UTF-8 (ไบต์ที่ {exc.start}): โปรดบันทึกเป็น UTF-8 (ใน Notepad: บันทึกเป็น…"
+            " → การเข้ารหัส UTF-8) หรือให้ไฟล์ .docx") from None
 
 
 def _read_text(text: str, name: str) -> ReportSource:
@@ -97,7 +103,9 @@ def _read_text(text: str, name: str) -> ReportSource:
     if not rows:
         raise ReportFormatError(
             f"{name} has no table: a report in text form has five columns separated by tabs, starting with"
-            " the header row \"ประเด็นที่ต้องปรับปรุงแก้ไข/ประเด็นที่ต้องพัฒนา\" …")
+            " the header row \"ประเด็นที่ต้องปรับปรุงแก้ไข/ประเด็นที่ต้องพัฒนา\" …",
+            f"{name} ไม่มีตาราง: รายงานในรูปข้อความต้องมี ๕ คอลัมน์คั่นด้วยแท็บ เริ่มด้วยแถวหัวตาราง"
+            " \"ประเด็นที่ต้องปรับปรุงแก้ไข/ประเด็นที่ต้องพัฒนา\" …")
     return ReportSource(tuple(title), tuple(rows), name)
 
 
@@ -128,6 +136,8 @@ def _read_docx(data: bytes, name: str) -> ReportSource:
                 rows.append(SourceRow(_row_cells(row), f"table {tables}, row {r}"))
     if not tables:
         raise ReportFormatError(f"{name} has no table: the progress report is a table of five columns"
+                                " (ประเด็น, ผู้รับผิดชอบ, ขั้นตอน, กำหนดเวลา, การดำเนินการ)",
+                                f"{name} ไม่มีตาราง: รายงานผลการดำเนินการเป็นตาราง ๕ คอลัมน์"
                                 " (ประเด็น, ผู้รับผิดชอบ, ขั้นตอน, กำหนดเวลา, การดำเนินการ)")
     return ReportSource(tuple(title), tuple(rows), name)
 
