@@ -142,9 +142,10 @@ def apply_import(engine: Engine, plan: ImportPlan, target: Path, now: datetime, 
             for key, action in plan.actions:
                 added += record_action(session, plan.organisation_code, action, source="import", source_key=key,
                                        now=now)
+            previous = _keep_previous(target, now)
             audit.record(session, org_row(session, plan.organisation_code).id, now, actor=actor, channel=channel,
                          entity="config", entity_id=target.name, change="imported",
-                         detail={"actions_added": added})
+                         detail={"actions_added": added, "previous": str(previous) if previous else None})
             os.replace(staging, target)
         return added
     finally:

@@ -28,6 +28,7 @@ from tracker.web.uploads import MAX_UPLOAD_BYTES
 # machines; everything a browser posts carries a CSRF token.
 OPTIONAL_BLUEPRINTS: dict[str, bool] = {
     "tracker.web.admin": False,
+    "tracker.web.admin_upload": False,
     "tracker.web.trail": False,
     "tracker.web.api": True,
     "tracker.web.feeds": False,
