@@ -156,14 +156,14 @@ def test_posting_an_action_records_it_as_tracker_log_does(api: Api, engine: Engi
 
 def test_posting_an_action_cancels_its_pending_reminders(api: Api, engine: Engine) -> None:
     with session_scope(engine) as session:
-        plan.run_once(session, NOW.replace(year=2022, month=10, day=21), "makha")
+        plan.plan(session, NOW.replace(year=2022, month=10, day=21), "makha")
     _, pending = api.get("/api/v1/organisations/makha/outbox?status=pending", "/organisations/{org}/outbox")
     assert {m["obligation"] for m in pending["messages"]} >= {"O10-1"}
     assert all("@" not in m["destination"] or "***@" in m["destination"] for m in pending["messages"])
     api.post("/api/v1/organisations/makha/actions", "/organisations/{org}/actions",
              {"obligation": "O10-1", "date": "2022-10-21"})
     with session_scope(engine) as session:
-        plan.run_once(session, NOW.replace(year=2022, month=10, day=21, hour=11), "makha")
+        plan.plan(session, NOW.replace(year=2022, month=10, day=21, hour=11), "makha")
     _, cancelled = api.get("/api/v1/organisations/makha/outbox?status=cancelled", "/organisations/{org}/outbox")
     assert {m["obligation"] for m in cancelled["messages"]} == {"O10-1"}
 
