@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tracker.domain.errors import NotFoundError, TrackerError
-from tracker.store.models import ContactRow, DestinationHealthRow, OutboxRow
+from tracker.store.models import ContactRow, DestinationHealthRow, ObligationRow, OccurrenceRow, OutboxRow
 
 RETRYABLE = ("failed", "dead", "skipped", "cancelled")
 
@@ -71,3 +71,47 @@ def contact_health(session: Session, org_id: int) -> list[DestinationHealth]:
                 counts.get((dest, "sent"), 0), counts.get((dest, "failed"), 0) + counts.get((dest, "dead"), 0),
                 last.get(dest)))
     return out
+
+
+@dataclass(frozen=True)
+class ListedMessage:
+    """An outbox row as the admin page and the API show it (destination unmasked: mask before showing)."""
+
+    id: int
+    kind: str
+    status: str
+    stage: str
+    obligation: str | None
+    period: str | None
+    recipient: str
+    destination: str
+    send_after: datetime
+    attempts: int
+    sent_at: datetime | None
+    last_error: str | None
+    skip_reason: str | None
+
+
+def org_messages(session: Session, org_id: int, status: str | None = None, limit: int = 200) -> list[ListedMessage]:
+    """One organisation's messages, newest first, with the obligation and period of reminders."""
+    query = (select(OutboxRow, ObligationRow.code, OccurrenceRow.period)
+             .outerjoin(OccurrenceRow, OccurrenceRow.id == OutboxRow.occurrence_id)
+             .outerjoin(ObligationRow, ObligationRow.id == OccurrenceRow.obligation_id)
+             .where(OutboxRow.org_id == org_id).order_by(OutboxRow.id.desc()).limit(limit))
+    if status is not None:
+        query = query.where(OutboxRow.status == status)
+    return [ListedMessage(r.id, r.kind, r.status, r.stage, code, period, r.recipient, r.destination, r.send_after,
+                          r.attempts, r.sent_at, r.last_error, r.skip_reason)
+            for r, code, period in session.execute(query)]
+
+
+def obligation_messages(session: Session, org_id: int, obligation: str) -> list[ListedMessage]:
+    """Every reminder of one obligation's occurrences, in sending order (the obligation's history)."""
+    query = (select(OutboxRow, ObligationRow.code, OccurrenceRow.period)
+             .join(OccurrenceRow, OccurrenceRow.id == OutboxRow.occurrence_id)
+             .join(ObligationRow, ObligationRow.id == OccurrenceRow.obligation_id)
+             .where(ObligationRow.org_id == org_id, ObligationRow.code == obligation)
+             .order_by(OutboxRow.send_after, OutboxRow.id))
+    return [ListedMessage(r.id, r.kind, r.status, r.stage, code, period, r.recipient, r.destination, r.send_after,
+                          r.attempts, r.sent_at, r.last_error, r.skip_reason)
+            for r, code, period in session.execute(query)]

@@ -5,7 +5,6 @@ do the work (`retry_message` is `tracker outbox retry`, the report is `tracker r
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
-from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
 from notifiers.masking import mask_destination
@@ -13,8 +12,7 @@ from tracker.domain.errors import NotFoundError, TrackerError
 from tracker.domain.thaidate import BANGKOK, fiscal_year
 from tracker.reports.progress import build_progress
 from tracker.reports.render import FORMATS, render
-from tracker.store.models import ObligationRow, OccurrenceRow, OutboxRow
-from tracker.store.outbox_admin import RETRYABLE, contact_health, retry_message
+from tracker.store.outbox_admin import RETRYABLE, contact_health, org_messages, retry_message
 from tracker.store.repo import list_actions, load_organisation, org_row
 from tracker.store.secrets_store import create_api_token, create_feed, list_api_tokens, list_feeds, revoke_api_token
 from tracker.store.secrets_store import revoke_feed as revoke_feed_row
@@ -55,12 +53,8 @@ def outbox(org: str) -> str:
         abort(400)
     with appctx.session() as session:
         organisation = load_organisation(session, org)
-        query = (select(OutboxRow, ObligationRow.code, OccurrenceRow.period)
-                 .outerjoin(OccurrenceRow, OccurrenceRow.id == OutboxRow.occurrence_id)
-                 .outerjoin(ObligationRow, ObligationRow.id == OccurrenceRow.obligation_id)
-                 .where(OutboxRow.org_id == org_row(session, org).id, OutboxRow.status == status)
-                 .order_by(OutboxRow.id.desc()).limit(200))
-        rows = [(r, code, period, mask_destination(r.destination)) for r, code, period in session.execute(query)]
+        rows = [(m, mask_destination(m.destination))
+                for m in org_messages(session, org_row(session, org).id, status)]
     return render_template("admin/outbox.html", org=organisation, rows=rows, status=status, views=OUTBOX_VIEWS,
                            retryable=RETRYABLE, done=request.args.get("done"))
 

@@ -23,7 +23,8 @@ from tracker.domain.model import Action
 from tracker.domain.status import Status
 from tracker.domain.thaidate import BANGKOK, fiscal_year, parse_date
 from tracker.store.actions import InvalidAction, log_action
-from tracker.store.models import ObligationRow, OccurrenceRow, OrganisationRow, OutboxRow, UnitRow
+from tracker.store.models import OrganisationRow, UnitRow
+from tracker.store.outbox_admin import org_messages
 from tracker.store.repo import StoredAction, list_actions, org_row
 from tracker.store.secrets_store import authenticate_api_token
 from tracker.store.status_query import org_statuses, status_rows
@@ -189,19 +190,13 @@ def outbox(org: str) -> Response:
     limit_text = request.args.get("limit", "100")
     if not limit_text.isdigit() or not 1 <= int(limit_text) <= 1000:
         return problem(400, "limit must be 1–1000", [Problem("limit", "an integer from 1 to 1000")])
-    query = (select(OutboxRow, ObligationRow.code, OccurrenceRow.period)
-             .outerjoin(OccurrenceRow, OccurrenceRow.id == OutboxRow.occurrence_id)
-             .outerjoin(ObligationRow, ObligationRow.id == OccurrenceRow.obligation_id)
-             .where(OutboxRow.org_id == g.api_org_id).order_by(OutboxRow.id.desc()).limit(int(limit_text)))
-    if status is not None:
-        query = query.where(OutboxRow.status == status)
     with appctx.session() as session:
-        rows = [{"id": r.id, "kind": r.kind, "status": r.status, "stage": r.stage, "obligation": ob, "period": period,
-                 "recipient": r.recipient, "destination": mask_destination(r.destination),
-                 "send_after": r.send_after.isoformat(), "attempts": r.attempts,
-                 "sent_at": r.sent_at.isoformat() if r.sent_at else None, "last_error": r.last_error,
-                 "skip_reason": r.skip_reason}
-                for r, ob, period in session.execute(query)]
+        rows = [{"id": m.id, "kind": m.kind, "status": m.status, "stage": m.stage, "obligation": m.obligation,
+                 "period": m.period, "recipient": m.recipient, "destination": mask_destination(m.destination),
+                 "send_after": m.send_after.isoformat(), "attempts": m.attempts,
+                 "sent_at": m.sent_at.isoformat() if m.sent_at else None, "last_error": m.last_error,
+                 "skip_reason": m.skip_reason}
+                for m in org_messages(session, g.api_org_id, status, int(limit_text))]
     return jsonify({"org": org, "messages": rows})
 
 

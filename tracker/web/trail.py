@@ -8,7 +8,6 @@ to the head of the unit concerned and the admins; the audit trail to the admins.
 from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
-from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
 from notifiers.masking import mask_destination
@@ -19,7 +18,7 @@ from tracker.store import audit
 from tracker.store.actions import InvalidAction, correct_action, withdraw_action
 from tracker.store.evidence import broken_links, latest_checks
 from tracker.store.handovers import create_handover, list_handovers, revoke_handover
-from tracker.store.models import ObligationRow, OccurrenceRow, OutboxRow
+from tracker.store.outbox_admin import obligation_messages
 from tracker.store.repo import StoredAction, list_actions, load_organisation, org_row
 from tracker.web import appctx
 from tracker.web.people import Person
@@ -49,16 +48,10 @@ def history(org: str, code: str) -> str:
             abort(403)
         actions = list_actions(session, org, code, include_withdrawn=True)
         checks = latest_checks(session, [a.id for a in actions])
-        sent = session.execute(
-            select(OutboxRow.stage, OutboxRow.recipient, OutboxRow.destination, OutboxRow.status, OutboxRow.send_after,
-                   OutboxRow.sent_at, OccurrenceRow.period)
-            .join(OccurrenceRow, OccurrenceRow.id == OutboxRow.occurrence_id)
-            .join(ObligationRow, ObligationRow.id == OccurrenceRow.obligation_id)
-            .where(ObligationRow.org_id == org_row(session, org).id, ObligationRow.code == code)
-            .order_by(OutboxRow.send_after)).all()
+        sent = obligation_messages(session, org_row(session, org).id, code)
         broken = broken_links(session, org_row(session, org).id, code)
-    reminders = [(r.stage, r.recipient, mask_destination(r.destination), r.status, r.sent_at or r.send_after,
-                  r.period) for r in sent]
+    reminders = [(m.stage, m.recipient, mask_destination(m.destination), m.status, m.sent_at or m.send_after,
+                  m.period) for m in sent]
     editable = {a.id for a in actions if a.withdrawn is None and may_correct(person, org, unit, a.action.recorded_by)}
     return render_template("trail/history.html", org=organisation, obligation=organisation.obligation(code),
                            actions=actions, checks=checks, reminders=reminders, broken=broken, editable=editable,
