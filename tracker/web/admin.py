@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from notifiers.masking import mask_destination
+from notifiers.registry import mask_destination
 from tracker.domain.errors import NotFoundError, TrackerError
 from tracker.domain.thaidate import BANGKOK, fiscal_year
 from tracker.reports.progress import build_progress

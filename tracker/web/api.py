@@ -17,7 +17,7 @@ from flask import Blueprint, Response, g, jsonify, request, url_for
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
-from notifiers.masking import mask_destination
+from notifiers.registry import mask_destination
 from tracker.domain.errors import DateParseError, NotFoundError, Problem
 from tracker.domain.model import Action
 from tracker.domain.status import Status

@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from notifiers.masking import mask_destination
+from notifiers.registry import mask_destination
 from tracker.domain.errors import DateParseError, NotFoundError, Problem, TrackerError
 from tracker.domain.model import Action, Organisation
 from tracker.domain.thaidate import parse_date
