@@ -203,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--workers", type=int, default=(os.cpu_count() or 1) * 2 + 1)
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--only", nargs="*", help="request names to run (default all), e.g. 'action POST'")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
@@ -224,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
         requests_by_name["action POST"] = lambda s, i: s.post(
             f"{base}/api/v1/organisations/{org}/actions", headers=auth, timeout=30,
             json={"obligation": f"X{i % 40}", "date": "2023-03-01", "evidence": f"https://{org}.example.go.th/{i}"})
+        if args.only:
+            requests_by_name = {k: v for k, v in requests_by_name.items() if k in args.only}
         for name, url in pages.items():
             print(f"{name}: {url}")
 
