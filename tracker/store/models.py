@@ -152,6 +152,7 @@ class OccurrenceRow(Base):
     __table_args__ = (
         UniqueConstraint("obligation_id", "period"),
         Index("ix_occurrences_open_due", "active", "due"),
+        Index("ix_occurrences_org_year", "org_id", "fiscal_year"),  # the rollover check (store.rollover)
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
