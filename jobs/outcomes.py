@@ -15,16 +15,21 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from notifiers.base import DeliveryError, Receipt
+from notifiers.base import CHANNEL, DeliveryError, Receipt
 from notifiers.registry import mask_destination
 from tracker.messages.outgoing import OutgoingMessage
-from tracker.messages.render import render_alert
+from tracker.messages.render import render_alert, render_channel_alert
 from tracker.store.models import ContactRow, OrganisationRow
 from tracker.store.outbox import NewMessage, enqueue, natural_key
 from tracker.store.outbox_claims import Attempt, Claimed, mark_broken
 
 BACKOFF_BASE_SECONDS = 60.0
 BACKOFF_CAP_SECONDS = 6 * 3600.0
+CHANNEL_RETRY_SECONDS = 600.0  # a paused channel is tried again (by the next due message) after this
+
+
+def channel_failure(o: Outcome) -> bool:
+    return o.error is not None and o.error.scope == CHANNEL
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,8 @@ class Outcome:
     duration_ms: int
     receipt: Receipt | None = None
     error: DeliveryError | None = None
+    cancelled: str | None = None  # why it was not sent: no longer wanted at send time
+    deferred: bool = False  # not sent: its channel was paused by an earlier failure in this run
 
 
 def message_of(claimed: Claimed) -> OutgoingMessage:
@@ -52,6 +59,10 @@ def attempt_of(o: Outcome, max_attempts: int, rng: random.Random) -> Attempt:
         return Attempt(o.claimed.id, o.at, o.duration_ms, "sent", "sent", o.at, o.receipt.provider_status,
                        o.receipt.provider_message_id)
     assert o.error is not None
+    if channel_failure(o):  # the channel's fault, not this message's: pending, tried again when it resumes
+        wait = max(CHANNEL_RETRY_SECONDS, o.error.retry_after or 0.0)
+        return Attempt(o.claimed.id, o.at, o.duration_ms, "temporary", "pending", o.at + timedelta(seconds=wait),
+                       o.error.provider_status, None, o.error.reason)
     outcome = "permanent" if o.error.permanent else "temporary"
     if o.error.permanent:
         status, next_at = "failed", o.at
@@ -86,4 +97,21 @@ def destination_refused(session: Session, o: Outcome) -> None:
                    "alert", o.claimed.org_id, name, dest,
                    rendered.subject, rendered.text, o.at, rendered.html, rendered.line_text, lang, "alert")
         for name, dests in admins for dest in dests if dest != o.claimed.destination
+    ], o.at)
+
+
+def channel_paused(session: Session, o: Outcome, scheme: str) -> None:
+    """Tell the organisation's admins, through their other channels, that `scheme` is paused for all
+    its recipients (once a day per channel: the alert's key holds the channel and the date)."""
+    assert o.error is not None
+    org_name, lang = session.execute(select(OrganisationRow.name, OrganisationRow.language)
+                                     .where(OrganisationRow.id == o.claimed.org_id)).one()
+    rendered = render_channel_alert(org_name, scheme, o.error.reason, lang)
+    admins = session.execute(select(ContactRow.name, ContactRow.destinations).where(
+        ContactRow.org_id == o.claimed.org_id, ContactRow.kind == "admin")).all()
+    enqueue(session, [
+        NewMessage(natural_key("alert", "channel", scheme, o.at.date().isoformat(), _digest(dest)),
+                   "alert", o.claimed.org_id, name, dest,
+                   rendered.subject, rendered.text, o.at, rendered.html, rendered.line_text, lang, "alert")
+        for name, dests in admins for dest in dests if not str(dest).startswith(f"{scheme}:")
     ], o.at)

@@ -39,24 +39,23 @@ class Receipt:
     detail: str = ""
 
 
+DESTINATION, CHANNEL = "destination", "channel"  # DeliveryError.scope
+
+
 class DeliveryError(TrackerError):
     """A message was not delivered. `permanent` errors disable the destination; temporary ones
-    are retried (not before `retry_after` seconds when the provider said so).
-    The reason never contains a secret."""
+    are retried (not before `retry_after` seconds when the provider said so). `scope` says what failed:
+    the destination alone, or the whole channel (a refused credential, an unreachable provider), which
+    pauses the channel instead of condemning each destination. The reason never contains a secret."""
 
-    def __init__(
-        self,
-        reason: str,
-        *,
-        permanent: bool,
-        retry_after: float | None = None,
-        provider_status: int | None = None,
-    ) -> None:
+    def __init__(self, reason: str, *, permanent: bool, retry_after: float | None = None,
+                 provider_status: int | None = None, scope: str = DESTINATION) -> None:
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
         self.retry_after = retry_after
         self.provider_status = provider_status
+        self.scope = scope
 
     def __repr__(self) -> str:
         kind = "permanent" if self.permanent else "temporary"
@@ -157,6 +156,10 @@ class Notifier(ABC):
         """Secrets this notifier may hold; scrubbed from any provider text put in a reason."""
         return []
 
+    def _scope_of(self, status: int | None, detail: str) -> str:
+        """Whose failure (`status` None: unreachable) it is; single-provider channels override this."""
+        return DESTINATION
+
     def _request(
         self,
         method: str,
@@ -180,9 +183,8 @@ class Notifier(ABC):
                 permanent=False,
             ) from None
         except requests.RequestException as exc:
-            raise DeliveryError(
-                f"{what}: could not reach {mask_url(url)} ({type(exc).__name__})", permanent=False
-            ) from None
+            raise DeliveryError(f"{what}: could not reach {mask_url(url)} ({type(exc).__name__})", permanent=False,
+                                scope=self._scope_of(None, "")) from None
         status = response.status_code
         if 200 <= status < 300 or status in set(ok):
             return response
@@ -191,9 +193,5 @@ class Notifier(ABC):
         reason = f"{what}: HTTP {status} from {mask_url(url)}" + (f": {detail}" if detail else "")
         temporary = status in (408, 429) or status >= 500
         retry_after = parse_retry_after(response.headers.get("Retry-After"), datetime.now(UTC))
-        raise DeliveryError(
-            reason,
-            permanent=not temporary,
-            retry_after=retry_after if temporary else None,
-            provider_status=status,
-        )
+        raise DeliveryError(reason, permanent=not temporary, retry_after=retry_after if temporary else None,
+                            provider_status=status, scope=self._scope_of(status, detail))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import smtplib
+import socket
 import ssl
 import uuid
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from urllib.parse import unquote, urlsplit
 
 from config.settings import Secret, Settings
 from notifiers.base import (
+    CHANNEL,
     KEY_NAMESPACE,
     DeliveryError,
     Notifier,
@@ -81,6 +83,7 @@ class SmtpEndpoint:
             raise DeliveryError(
                 "email is not configured: set SMTP_URL (e.g. smtp+starttls://user@mail.example.org:587)",
                 permanent=True,
+                scope=CHANNEL,
             )
         parts = urlsplit(url)
         mode = parts.scheme.lower()
@@ -89,6 +92,7 @@ class SmtpEndpoint:
                 f"SMTP_URL {mask_url(url)} must look like smtp://host:port, "
                 "smtp+starttls://user@host:587 or smtps://user@host:465",
                 permanent=True,
+                scope=CHANNEL,
             )
         username = unquote(parts.username) if parts.username else None
         return cls(mode, parts.hostname, parts.port or DEFAULT_PORTS[mode], username)
@@ -137,6 +141,7 @@ class EmailNotifier(Notifier):
                 f"{where} refused the login of {endpoint.username!r} ({exc.smtp_code}): check SMTP_PASSWORD",
                 permanent=True,
                 provider_status=exc.smtp_code,
+                scope=CHANNEL,  # one server, one login: every mailbox is out of reach alike
             ) from None
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()))
@@ -149,6 +154,9 @@ class EmailNotifier(Notifier):
             raise DeliveryError(
                 f"{where}: TLS certificate not trusted ({exc.verify_message})", permanent=True
             ) from None
+        except (ConnectionRefusedError, socket.gaierror) as exc:  # the server itself is out of reach
+            raise DeliveryError(f"{where}: could not connect ({type(exc).__name__})", permanent=False,
+                                scope=CHANNEL) from None
         except (OSError, smtplib.SMTPException) as exc:
             raise DeliveryError(f"{where}: could not deliver ({type(exc).__name__})", permanent=False) from None
         if refused:

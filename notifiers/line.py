@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 from config.settings import Secret, Settings
 from notifiers.base import (
+    CHANNEL,
+    DESTINATION,
     DeliveryError,
     Notifier,
     OutgoingMessage,
@@ -88,11 +90,18 @@ class LineNotifier(Notifier):
             raise DeliveryError(
                 f"no LINE channel access token: set {name} (or {name}_FILE) to the channel's token",
                 permanent=True,
+                scope=CHANNEL,
             )
         return token
 
     def _secrets(self) -> list[str | Secret | None]:
         return [self.settings.line_token]
+
+    def _scope_of(self, status: int | None, detail: str) -> str:
+        # One provider, one token: unreachable, 401, or a 403 about the token fails every recipient alike.
+        # A 400 (invalid user) or another 403 (this recipient blocked the account) is the destination's.
+        token_refused = status == 401 or (status == 403 and "access token" in detail.lower())
+        return CHANNEL if status is None or token_refused else DESTINATION
 
     def send(self, destination: str, message: OutgoingMessage) -> Receipt:
         to = parse_line_destination(destination)

@@ -1,11 +1,13 @@
 """A real SMTP server on loopback (aiosmtpd) that keeps what it receives, for the email notifier's tests.
 
 `SmtpServer(password="…")` requires AUTH LOGIN/PLAIN with that password (over plain SMTP, as a test
-server may); `fail_rcpt = 451` or `550` refuses recipients, `fail_data` refuses the message body.
+server may); `fail_rcpt = 451` or `550` refuses recipients, `fail_data` refuses the message body;
+`delay` seconds before accepting a body make a slow server (connections are still served concurrently).
 """
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 from dataclasses import dataclass, field
@@ -31,6 +33,7 @@ class RecordingHandler:
     received: list[Received] = field(default_factory=list)
     fail_rcpt: int | None = None
     fail_data: int | None = None
+    delay: float = 0.0
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
         if self.fail_rcpt:
@@ -39,6 +42,8 @@ class RecordingHandler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if self.fail_data:
             return REPLIES.get(self.fail_data, f"{self.fail_data} refused")
         raw = bytes(envelope.original_content or envelope.content)
@@ -60,10 +65,10 @@ class _Controller(Controller):
 class SmtpServer:
     """`with SmtpServer() as smtp:` then set `SMTP_URL=smtp.url`; messages land in `smtp.messages`."""
 
-    def __init__(self, *, username: str = "tracker", password: str | None = None) -> None:
+    def __init__(self, *, username: str = "tracker", password: str | None = None, delay: float = 0.0) -> None:
         self.username = username
         self.password = password
-        self.handler = RecordingHandler()
+        self.handler = RecordingHandler(delay=delay)
         kwargs: dict[str, Any] = {}
         if password is not None:
             kwargs = {"authenticator": self._authenticate, "auth_require_tls": False}

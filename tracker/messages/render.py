@@ -118,3 +118,19 @@ def render_alert(org_name: str, destination: str, recipient: str, reason: str, l
                 "และส่งข้อความซ้ำด้วย `tracker outbox retry ID`\n")
     html = f"<p><strong>{escape(subject)}</strong></p><pre>{escape(text)}</pre>\n"
     return RenderedMessage(subject, text, html, text.strip())
+
+
+def render_channel_alert(org_name: str, channel: str, reason: str, lang: str = "th") -> RenderedMessage:
+    """The message to an organisation's admins when a whole channel (LINE, e-mail) refuses: its
+    messages wait and go out by themselves once it works again. `reason` never holds a secret."""
+    if lang == "en":
+        subject = f"[Channel paused] {channel}: every recipient"
+        text = (f"Reminders of {org_name} cannot go out over {channel} for now.\nReason: {reason}\n\n"
+                "They are kept and sent by themselves as soon as the channel works again: check its token or "
+                "password in the server's settings.\n")
+    else:
+        subject = f"[ช่องทางส่งแจ้งเตือนหยุดชั่วคราว] {channel}: ผู้รับทุกคน"
+        text = (f"ระบบยังไม่สามารถส่งแจ้งเตือนของ{org_name} ทาง {channel} ได้\nสาเหตุ: {reason}\n\n"
+                "ข้อความทั้งหมดยังเก็บไว้และจะส่งเองเมื่อช่องทางกลับมาใช้ได้ โปรดตรวจสอบโทเคนหรือรหัสผ่านในการตั้งค่าเซิร์ฟเวอร์\n")
+    html = f"<p><strong>{escape(subject)}</strong></p><pre>{escape(text)}</pre>\n"
+    return RenderedMessage(subject, text, html, text.strip())

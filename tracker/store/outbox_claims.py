@@ -155,3 +155,22 @@ def mark_broken(session: Session, org_id: int, destination: str, at: datetime, r
     session.add(DestinationHealthRow(org_id=org_id, url=destination, broken_at=at, reason=reason))
     session.flush()
     return True
+
+
+def defer(session: Session, ids: Sequence[int], owner: str, until: datetime, reason: str) -> None:
+    """Release `owner`'s claims unsent, pending again from `until` (their channel is paused); the claim
+    does not count as an attempt."""
+    if ids:
+        session.execute(update(OutboxRow).where(OutboxRow.id.in_(list(ids)), OutboxRow.lease_owner == owner)
+                        .values(status="pending", lease_owner=None, lease_until=None, next_attempt_at=until,
+                                last_error=reason, attempts=OutboxRow.attempts - 1)
+                        .execution_options(synchronize_session=False))
+
+
+def refund_attempts(session: Session, ids: Sequence[int]) -> None:
+    """Take back the attempt a channel-wide failure cost each of `ids` (recorded, pending again): a
+    paused channel must not push its messages towards the dead letters."""
+    if ids:
+        session.execute(update(OutboxRow).where(OutboxRow.id.in_(list(ids)), OutboxRow.status == "pending",
+                                                OutboxRow.attempts > 0)
+                        .values(attempts=OutboxRow.attempts - 1).execution_options(synchronize_session=False))
