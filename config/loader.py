@@ -32,7 +32,7 @@ TOP_FIELDS = {"organisation", "units", "executives", "measures", "actions", "clo
 UNIT_FIELDS = {"code", "name", "contacts"}
 CONTACT_FIELDS = {"name", "role", "title", "destinations"}
 MEASURE_FIELDS = {"code", "title", "unit", "oit", "steps", "obligations"}
-OBLIGATION_FIELDS = {"code", "title", "unit", "due", "done_when", "reminders"}
+OBLIGATION_FIELDS = {"code", "title", "unit", "due", "done_when", "reminders", "evidence"}
 ACTION_FIELDS = {"obligation", "date", "evidence", "note", "recorded_by", "period", "unit"}
 CLOSURE_FIELDS = {"date", "name"}
 POLICY_INT_LISTS = {"before_days"}
@@ -353,8 +353,12 @@ class _Reader:
             except (RuleError, DateParseError) as exc:
                 self.error(f"{path}.due", str(exc))
         ob_policy = self.policy(raw["reminders"], f"{path}.reminders", policy) if "reminders" in raw else policy
+        evidence = raw.get("evidence", "required")
+        if evidence not in ("required", "optional"):
+            self.error(f"{path}.evidence",
+                       f"'evidence' is \"required\" (the default) or \"optional\", not {evidence!r}")
         return Obligation(code, self.text_field(raw, path, "title"), measure, unit, rule, ob_policy,
-                          self.text_field(raw, path, "done_when", required=False))
+                          self.text_field(raw, path, "done_when", required=False), evidence != "optional")
 
     def unit_ref(self, raw: dict[str, Any], path: str, units: set[str], *, required: bool) -> str:
         unit = self.text_field(raw, path, "unit", required=required)

@@ -44,6 +44,7 @@ from notifiers.base import CHANNEL, DeliveryError, OutgoingMessage, Receipt
 from notifiers.registry import route_to_outbox, scheme_of
 from tracker.domain.thaidate import BANGKOK
 from tracker.store import outbox_claims
+from tracker.store.links import ActionLinks
 from tracker.store.models import OrganisationRow
 from tracker.store.outbox import cancel_done
 from tracker.store.outbox_bundles import claim_companions
@@ -252,7 +253,7 @@ def _claim_batch(factory: sessionmaker[Session], settings: Settings, owner: str,
     if not ids:
         return 0, []
     with factory.begin() as session:
-        render_missing(session, ids)
+        render_missing(session, ids, ActionLinks.from_settings(settings), now)
         loaded = resolve_connected(session, outbox_claims.load(session, ids, owner), owner)
         secret = settings.secret(CHANNEL_SECRET_ENV)
         kept = outbox_claims.skip_broken(session, loaded, owner)

@@ -9,27 +9,34 @@ greet their recipient), so rendering is cached per batch.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from tracker.messages.render import ReminderContent, RenderedMessage, render_reminder
+from tracker.store.links import ActionLinks
 from tracker.store.outbox import reminder_contents, store_texts
 
 
-def render_missing(session: Session, ids: Sequence[int]) -> int:
-    """Render and store the texts of those of `ids` that have none yet. Returns how many were rendered."""
+def render_missing(session: Session, ids: Sequence[int], links: ActionLinks | None = None,
+                   now: datetime | None = None) -> int:
+    """Render and store the texts of those of `ids` that have none yet. Returns how many were rendered.
+
+    With `links` (and the instant `now` they are issued at), each reminder carries its recipient's signed
+    action link; the text then differs per recipient."""
     cache: dict[tuple[Any, ...], RenderedMessage] = {}
     updates: list[dict[str, Any]] = []
     for row in reminder_contents(session, ids):
         (out_id, occ_id, stage, day, recipient, lang, org_code, org_name, measure, ob_code, ob_title, done_when,
          unit_code, unit_name, period, due) = row
         greeting = recipient if stage.startswith("escalation") else ""
-        cache_key = (occ_id, stage, day, greeting, lang)
+        url = links.url(org_code, occ_id, recipient, due, now) if links is not None and now is not None else ""
+        cache_key = (occ_id, stage, day, greeting, lang, url)
         if cache_key not in cache:
             content = ReminderContent(org_code, org_name, measure, ob_code, ob_title, unit_name or unit_code,
                                       done_when, period, due, day or due, stage, greeting)
-            cache[cache_key] = render_reminder(content, lang)
+            cache[cache_key] = render_reminder(content, lang, action_url=url or None)
         rendered = cache[cache_key]
         updates.append({"b_id": out_id, "subject": rendered.subject, "text": rendered.text, "html": rendered.html,
                         "line_text": rendered.line_text})

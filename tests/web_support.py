@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from flask import Flask
@@ -84,3 +84,24 @@ def csrf_of(html: str) -> str:
     found = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', html)
     assert found, "the page has no CSRF token"
     return found.group(1)
+
+
+def occurrence_id(engine: Engine, org: str = "makha", obligation: str = "O10-1", period: str = "2566") -> int:
+    from sqlalchemy import select
+
+    from tracker.store.models import ObligationRow, OccurrenceRow, OrganisationRow
+    with session_scope(engine) as session:
+        found = session.scalar(select(OccurrenceRow.id)
+                               .join(ObligationRow, ObligationRow.id == OccurrenceRow.obligation_id)
+                               .join(OrganisationRow, OrganisationRow.id == OccurrenceRow.org_id)
+                               .where(OrganisationRow.code == org, ObligationRow.code == obligation,
+                                      OccurrenceRow.period == period))
+    assert found is not None
+    return int(found)
+
+
+def link_path(app: Flask, occurrence: int, org: str = "makha", contact: str = "เจ้าหน้าที่ผู้รับผิดชอบ สำนักปลัด",
+              due: date = date(2022, 10, 31), issued: datetime = NOW) -> str:
+    from tracker.store.links import ActionLinks
+    links = ActionLinks.from_settings(app.config["TRACKER_SETTINGS"])
+    return "/a/" + links.token(org, occurrence, contact, due, issued)

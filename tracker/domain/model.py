@@ -65,7 +65,8 @@ class Obligation:
     """Something a unit must do by a deadline, e.g. "publish the annual plan within October".
 
     `rule` is None when the source gave no deadline: such an obligation is listed but never reminded.
-    `done_when` tells an officer what counts as done (shown in reminders).
+    `done_when` tells an officer what counts as done (shown in reminders). `evidence_required`: the web
+    form asks for a link or a file unless the configuration says `evidence = "optional"`.
     """
 
     code: str
@@ -75,6 +76,7 @@ class Obligation:
     rule: DueRule | None
     policy: ReminderPolicy = field(default_factory=ReminderPolicy)
     done_when: str = ""
+    evidence_required: bool = True
 
     def occurrences(self, fy_be: int, calendar: WorkCalendar) -> list[Occurrence]:
         return [] if self.rule is None else self.rule.occurrences(self.code, fy_be, calendar)

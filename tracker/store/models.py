@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -137,6 +138,7 @@ class ObligationRow(Base):
     rule: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     policy: Mapped[dict[str, Any]] = mapped_column(JSON)
     done_when: Mapped[str] = mapped_column(Text, default="")
+    evidence_required: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     position: Mapped[int] = mapped_column(Integer, default=0)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 

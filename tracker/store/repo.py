@@ -168,7 +168,8 @@ def _sync_measures(session: Session, org_row: OrganisationRow, org: Organisation
             seen_o.add(ob.code)
             ovalues = dict(measure_id=mrow.id, title=ob.title, unit_code=ob.unit,
                            rule=ob.rule.to_dict() if ob.rule else None, policy=policy_to_json(ob.policy),
-                           done_when=ob.done_when, position=opos, active=True)
+                           done_when=ob.done_when, evidence_required=ob.evidence_required, position=opos,
+                           active=True)
             orow = obligations.get(ob.code)
             if orow is None:
                 orow = ObligationRow(org_id=org_row.id, code=ob.code, **ovalues)
@@ -307,7 +308,7 @@ def load_organisation(session: Session, code: str) -> Organisation:
                              .order_by(MeasureRow.position)):
         obs = tuple(
             Obligation(o.code, o.title, m.code, o.unit_code, rule_from_dict(o.rule) if o.rule else None,
-                       policy_from_json(o.policy), o.done_when)
+                       policy_from_json(o.policy), o.done_when, o.evidence_required)
             for o in session.scalars(select(ObligationRow).where(
                 ObligationRow.measure_id == m.id, ObligationRow.active.is_(True)).order_by(ObligationRow.position))
         )

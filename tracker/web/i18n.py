@@ -10,6 +10,8 @@ from datetime import date
 
 from flask import Flask, Response, g, request
 
+from tracker.domain.status import Status
+from tracker.domain.status import status_label as _status_label
 from tracker.domain.thaidate import format_date, to_thai_digits
 
 LANGS = ("th", "en")
@@ -42,6 +44,10 @@ def day(value: date | None, style: str = "long") -> str:
     return format_date(value, lang, style=style if lang == "th" else "long")
 
 
+def status_label(status: Status) -> str:
+    return _status_label(status, current_lang())
+
+
 def _remember(response: Response) -> Response:
     asked = request.args.get("lang")
     if asked in LANGS:
@@ -50,6 +56,6 @@ def _remember(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    app.jinja_env.globals.update(t=t, lang=current_lang)
+    app.jinja_env.globals.update(t=t, lang=current_lang, status_label=status_label)
     app.jinja_env.filters.update(digits=digits, day=day)
     app.after_request(_remember)

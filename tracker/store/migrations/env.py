@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, Engine
 
-from tracker.store import line_models, trail_models  # noqa: F401  (their tables belong to the metadata)
+from tracker.store import line_models, trail_models, web_models  # noqa: F401  (their tables belong to the metadata)
 from tracker.store.models import Base
 
 target_metadata = Base.metadata
