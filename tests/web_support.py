@@ -9,6 +9,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import Engine
 
 from config.loader import load_config
@@ -105,3 +106,14 @@ def link_path(app: Flask, occurrence: int, org: str = "makha", contact: str = "à
     from tracker.store.links import ActionLinks
     links = ActionLinks.from_settings(app.config["TRACKER_SETTINGS"])
     return "/a/" + links.token(org, occurrence, contact, due, issued)
+
+
+def sign_in(client: FlaskClient, engine: Engine, destination: str, now: datetime = NOW) -> None:
+    """Sign in as the person with `destination`, through a one-time link as a person would."""
+    from tracker.store import signin
+    with session_scope(engine) as session:
+        token = signin.issue(session, destination, now)
+    page = client.get(f"/signin/{token}")
+    assert page.status_code == 200, page.text
+    done = client.post(f"/signin/{token}", data={"csrf_token": csrf_of(page.text)})
+    assert done.status_code == 302, done.text

@@ -38,6 +38,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "send-test": ("remind", "send a test message to a destination URL (line://…, mailto:…)"),
     "run": ("run", "run the service: reminders, monthly digests, configuration reloads"),
     "web": ("web", "serve the web app (officers' links, sign-in, boards)"),
+    "login-link": ("weblinks", "print a one-time sign-in link (e-mail, LINE ID or contact name)"),
+    "links": ("weblinks", "revoke every action link a contact holds (`links revoke`)"),
     "digest": ("digest", "preview or queue the monthly digest to the executives"),
     "simulate": ("simulate", "replay a period with a simulated clock: what would have been sent"),
     "api-token": ("trail", "bearer tokens for the JSON API: create, list, revoke"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import abort, current_app
+from flask import abort, current_app, redirect, url_for
 from flask_login import current_user
 
 from config.viewers import Viewer, load_viewers
@@ -25,9 +25,8 @@ def person() -> Person | None:
 
 
 def require_person() -> Person:
-    """The signed-in person; anonymous visitors are sent to sign in (Flask-Login's 401 handling)."""
+    """The signed-in person; anonymous visitors are sent to the sign-in page."""
     found = person()
     if found is None:
-        current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
-        abort(401)  # unreachable in practice: unauthorized() raises a redirect
+        abort(redirect(url_for("auth.request_link")))
     return found

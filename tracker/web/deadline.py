@@ -5,13 +5,14 @@ files, and the reminders sent."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker.domain.model import Measure, Obligation, Organisation
 from tracker.domain.status import OccurrenceStatus
+from tracker.domain.thaidate import BANGKOK
 from tracker.store import status_query
 from tracker.store.models import ObligationRow, OccurrenceRow, OutboxRow
 from tracker.store.repo import StoredAction, list_actions, org_row
@@ -20,7 +21,7 @@ from tracker.store.web_models import EvidenceFileRow
 
 @dataclass(frozen=True)
 class SentReminder:
-    at: datetime
+    on: date  # Bangkok day it was sent
     recipient: str
     channel: str  # the destination's scheme: line, mailto, https, outbox
     stage: str
@@ -69,5 +70,6 @@ def load(session: Session, org_code: str, occurrence_id: int, today: date) -> De
     sent = session.execute(select(OutboxRow.sent_at, OutboxRow.recipient, OutboxRow.destination, OutboxRow.stage)
                            .where(OutboxRow.occurrence_id == occurrence_id, OutboxRow.status == "sent")
                            .order_by(OutboxRow.sent_at))
-    reminders = [SentReminder(at, who, dest.split(":", 1)[0], stage) for at, who, dest, stage in sent if at]
+    reminders = [SentReminder(at.astimezone(BANGKOK).date(), who, dest.split(":", 1)[0], stage)
+                 for at, who, dest, stage in sent if at]
     return Deadline(org, org.measure(ob.measure), ob, occurrence_id, status, unit_name, actions, files, reminders)

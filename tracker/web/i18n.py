@@ -48,6 +48,20 @@ def status_label(status: Status) -> str:
     return _status_label(status, current_lang())
 
 
+SOURCES_TH = {"config": "ไฟล์ตั้งค่า", "cli": "คำสั่ง", "import": "นำเข้ารายงาน", "web": "เว็บ", "line": "LINE",
+              "api": "API", "simulate": "จำลอง"}
+CHANNELS_TH = {"line": "LINE", "mailto": "อีเมล", "https": "เว็บฮุก", "outbox": "โฟลเดอร์ outbox"}
+
+
+def source_label(source: str) -> str:
+    """How an action came in (web, LINE, CLI, import…), in the reader's language."""
+    return source if current_lang() == "en" else SOURCES_TH.get(source, source)
+
+
+def channel_label(scheme: str) -> str:
+    return scheme if current_lang() == "en" else CHANNELS_TH.get(scheme, scheme)
+
+
 def _remember(response: Response) -> Response:
     asked = request.args.get("lang")
     if asked in LANGS:
@@ -56,6 +70,7 @@ def _remember(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    app.jinja_env.globals.update(t=t, lang=current_lang, status_label=status_label)
+    app.jinja_env.globals.update(t=t, lang=current_lang, status_label=status_label, source_label=source_label,
+                              channel_label=channel_label)
     app.jinja_env.filters.update(digits=digits, day=day)
     app.after_request(_remember)

@@ -111,3 +111,15 @@ def person_for(session: Session, key: str, viewers: tuple[Viewer, ...]) -> Perso
             national = viewer.scope == "national"
             grants.append(Grant("national") if national else Grant("province", province=viewer.province))
     return Person(key, name, tuple(grants)) if grants else None
+
+
+def destinations_of(session: Session, key: str, viewers: tuple[Viewer, ...]) -> list[str]:
+    """Every destination configured together with `key` (where a sign-in link for that person goes)."""
+    found: list[str] = []
+    for row in session.scalars(select(ContactRow).order_by(ContactRow.org_id, ContactRow.position)):
+        if any(same_destination(str(d), key) for d in row.destinations):
+            found.extend(str(d) for d in row.destinations)
+    for viewer in viewers:
+        if any(same_destination(d, key) for d in viewer.destinations):
+            found.extend(viewer.destinations)
+    return list(dict.fromkeys(found))
