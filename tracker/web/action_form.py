@@ -13,11 +13,11 @@ from flask_wtf.file import FileField
 from sqlalchemy.orm import Session
 from wtforms import StringField, TextAreaField
 
-from jobs.plan import cancel_done
 from tracker.domain.errors import DateParseError
 from tracker.domain.model import Action
 from tracker.domain.thaidate import parse_date
 from tracker.store.actions import InvalidAction, log_action
+from tracker.store.outbox import cancel_done
 from tracker.store.repo import org_row
 from tracker.store.web_models import EvidenceFileRow
 from tracker.web import uploads
