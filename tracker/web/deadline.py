@@ -13,17 +13,17 @@ from sqlalchemy.orm import Session
 from tracker.domain.model import Measure, Obligation, Organisation
 from tracker.domain.status import OccurrenceStatus
 from tracker.domain.thaidate import BANGKOK
-from tracker.store import status_query
-from tracker.store.models import ObligationRow, OccurrenceRow, OutboxRow
+from tracker.store import reminder_history, status_query
+from tracker.store.models import ObligationRow, OccurrenceRow
 from tracker.store.repo import StoredAction, list_actions, org_row
 from tracker.store.web_models import EvidenceFileRow
 
 
 @dataclass(frozen=True)
 class SentReminder:
-    on: date  # Bangkok day it was sent
+    on: date  # the Bangkok day it was sent
     recipient: str
-    channel: str  # the destination's scheme: line, mailto, https, outbox
+    channel: str
     stage: str
 
 
@@ -67,9 +67,6 @@ def load(session: Session, org_code: str, occurrence_id: int, today: date) -> De
         for f in session.scalars(select(EvidenceFileRow).where(
                 EvidenceFileRow.action_id.in_([a.id for a in actions])).order_by(EvidenceFileRow.id)):
             files.setdefault(f.action_id, []).append(f)
-    sent = session.execute(select(OutboxRow.sent_at, OutboxRow.recipient, OutboxRow.destination, OutboxRow.stage)
-                           .where(OutboxRow.occurrence_id == occurrence_id, OutboxRow.status == "sent")
-                           .order_by(OutboxRow.sent_at))
-    reminders = [SentReminder(at.astimezone(BANGKOK).date(), who, dest.split(":", 1)[0], stage)
-                 for at, who, dest, stage in sent if at]
+    reminders = [SentReminder(r.at.astimezone(BANGKOK).date(), r.recipient, r.channel, r.stage)
+                 for r in reminder_history.sent_for(session, occurrence_id)]
     return Deadline(org, org.measure(ob.measure), ob, occurrence_id, status, unit_name, actions, files, reminders)
