@@ -15,8 +15,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import LoginManager, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from notifiers.masking import mask_destination
-from notifiers.registry import Notifiers, route_to_outbox
+from notifiers.registry import Notifiers, mask_destination, route_to_outbox
 from tracker.messages.outgoing import OutgoingMessage
 from tracker.store import signin
 from tracker.web import appctx
