@@ -74,14 +74,16 @@ def cli(settings: Settings, *args: str) -> str:
 
 
 def o10_link(settings: Settings, base: str) -> str:
-    """The action link of the first reminder about O10-1 written to the local outbox."""
+    """The action link in the part about O10-1 of a message written to the local outbox (reminders of one
+    day to one person travel together, one part per deadline)."""
     for path in sorted(settings.outbox_dir.glob("*.json")):
         data = json.loads(path.read_text(encoding="utf-8"))
-        if "O10-1" in data["subject"] + data["text"]:
-            found = re.search(re.escape(base) + r"/a/[A-Za-z0-9_.-]+", data["text"])
-            assert found, data["text"]
-            assert found.group(0) in data["line_text"]  # the LINE text carries it too
-            return found.group(0)
+        for part in data["text"].split("— — —"):
+            if "O10-1" in part:
+                found = re.search(re.escape(base) + r"/a/[A-Za-z0-9_.-]+", part)
+                assert found, part
+                assert found.group(0) in data["line_text"]  # the LINE text carries it too
+                return found.group(0)
     raise AssertionError("no reminder about O10-1 in the outbox")
 
 
