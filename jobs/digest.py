@@ -75,9 +75,11 @@ def digest_key(org: str, year: int, month: int, recipient: str, destination: str
     return natural_key("digest", org, month_key(year, month), recipient, destination_hash(destination))
 
 
-def compose(session: Session, code: str, year: int, month: int, today: date, now: datetime) -> ComposedDigest:
+def compose(session: Session, code: str, year: int, month: int, today: date, now: datetime,
+            base_url: str | None = None) -> ComposedDigest:
     """Build and render the digest of (`year`, `month`) as it stands on `today`, with one outbox message
-    per executive destination (not inserted: see `enqueue`)."""
+    per executive destination (not inserted: see `enqueue`). With the web app's `base_url`, the digest
+    links to the organisation's board."""
     org = load_organisation(session, code)
     org_id = org_row(session, code).id
     fy = fiscal_year(today)
@@ -89,7 +91,7 @@ def compose(session: Session, code: str, year: int, month: int, today: date, now
     digest = replace(build_digest(org, occurrences, actions, year, month, today), broken_evidence=tuple(
         BrokenEvidence(b.obligation, b.title, b.unit_name, b.url, b.since.astimezone(BANGKOK).date(), b.error)
         for b in broken_links(session, org_id)))
-    rendered = render_digest(digest, org.language)
+    rendered = render_digest(digest, org.language, board_url=f"{base_url}/o/{code}" if base_url else None)
     messages = tuple(
         NewMessage(key=digest_key(org.code, year, month, name, dest), kind="digest", org_id=org_id,
                    recipient=name, destination=dest, subject=rendered.subject, text=rendered.text,
@@ -111,19 +113,19 @@ def _calendars(session: Session, org: str | None) -> list[tuple[str, WorkCalenda
 
 
 def run_once(session: Session, now: datetime, org: str | None = None, *, hour: time = DEFAULT_HOUR,
-             grace_days: int = DEFAULT_GRACE_DAYS) -> DigestResult:
+             grace_days: int = DEFAULT_GRACE_DAYS, base_url: str | None = None) -> DigestResult:
     """Queue the digests due at `now` (aware), in the caller's transaction. Safe to call as often as you
     like. The service uses `run_each`, which does the same one organisation per transaction."""
     local = now.astimezone(BANGKOK)
     result = DigestResult()
     for code, calendar in _calendars(session, org):
         if is_due(calendar, local, hour, grace_days):
-            _queue(session, code, now, result)
+            _queue(session, code, now, result, base_url)
     return result
 
 
 def run_each(engine: Engine, now: datetime, org: str | None = None, *, hour: time = DEFAULT_HOUR,
-             grace_days: int = DEFAULT_GRACE_DAYS) -> DigestResult:
+             grace_days: int = DEFAULT_GRACE_DAYS, base_url: str | None = None) -> DigestResult:
     """As `run_once`, each organisation in its own short transaction: on SQLite a write transaction
     locks the whole database, and one held across 7,850 organisations (minutes) made every other writer
     (the reminder sweep, `tracker log`) fail with "database is locked"."""
@@ -133,11 +135,11 @@ def run_each(engine: Engine, now: datetime, org: str | None = None, *, hour: tim
         due = [code for code, calendar in _calendars(session, org) if is_due(calendar, local, hour, grace_days)]
     for code in due:
         with session_scope(engine) as session:
-            _queue(session, code, now, result)
+            _queue(session, code, now, result, base_url)
     return result
 
 
-def _queue(session: Session, code: str, now: datetime, result: DigestResult) -> None:
+def _queue(session: Session, code: str, now: datetime, result: DigestResult, base_url: str | None = None) -> None:
     """Queue organisation `code`'s digest of `now`'s month to each executive who has not got it yet."""
     local = now.astimezone(BANGKOK)
     result.orgs.append(code)
@@ -148,7 +150,7 @@ def _queue(session: Session, code: str, now: datetime, result: DigestResult) -> 
         # Rendering costs more than the lookup: skip it when every executive already has theirs.
         result.already_queued += len(keys)
         return
-    composed = compose(session, code, local.year, local.month, local.date(), now)
+    composed = compose(session, code, local.year, local.month, local.date(), now, base_url)
     created = enqueue(session, composed.messages, now)
     result.created += created
     result.already_queued += len(composed.messages) - created

@@ -113,7 +113,7 @@ class Service:
         result = DigestResult()
         with self._guard("digests"):
             result = digest.run_each(self.engine, now, hour=self.options.digest_hour,
-                                     grace_days=self.options.grace_days)
+                                     grace_days=self.options.grace_days, base_url=self.settings.base_url)
         log.info("digests at %s: queued %d, already queued %d%s", _local(now), result.created,
                  result.already_queued, f" ({', '.join(result.orgs)})" if result.orgs else "")
         return result
@@ -150,7 +150,8 @@ class Service:
         counts = SweepCounts()
         with session_scope(self.engine) as session:
             planned = plan.plan(session, now, grace_days=self.options.grace_days)
-        queued = digest.run_each(self.engine, now, hour=self.options.digest_hour, grace_days=self.options.grace_days)
+        queued = digest.run_each(self.engine, now, hour=self.options.digest_hour, grace_days=self.options.grace_days,
+                                 base_url=self.settings.base_url)
         counts.planned, counts.skipped, counts.cancelled = planned.created, planned.skipped, planned.cancelled
         counts.materialised = planned.materialised
         counts.digests = queued.created

@@ -185,3 +185,18 @@ def test_a_link_never_opens_another_organisations_deadline(app: Flask, engine: E
 def test_english_page(app: Flask, engine: Engine) -> None:
     page = app.test_client().get(link_path(app, occurrence_id(engine)) + "?lang=en")
     assert "Log what was done" in page.text and "31 October 2022" in page.text
+
+
+def test_the_digest_links_to_the_organisation_board(app: Flask, engine: Engine) -> None:
+    from jobs.digest import compose
+    from tests.web_support import BASE_URL
+    with session_scope(engine) as session:
+        composed = compose(session, "makha", 2022, 11, date(2022, 11, 1), NOW, BASE_URL)
+        without = compose(session, "makha", 2022, 11, date(2022, 11, 1), NOW)
+    assert f"{BASE_URL}/o/makha" in composed.rendered.text and f"{BASE_URL}/o/makha" in composed.rendered.html
+    assert "/o/makha" not in without.rendered.text
+    assert client_board_opens(app, "/o/makha")
+
+
+def client_board_opens(app: Flask, path: str) -> bool:
+    return app.test_client().get(path).status_code in (200, 302)  # the page exists (sign-in comes first)

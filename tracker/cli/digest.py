@@ -56,7 +56,7 @@ def cmd_digest(args: argparse.Namespace, ctx: Context) -> int:
         if not args.dry_run and day > today_bangkok(now):
             raise TrackerError(f"the digest of {year:04d}-{month:02d} goes out on {day.isoformat()}, which has not"
                                " come yet: add --dry-run to preview it")
-        composed = digest_job.compose(session, args.org, year, month, day, now)
+        composed = digest_job.compose(session, args.org, year, month, day, now, ctx.settings.base_url)
         created = 0 if args.dry_run else enqueue(session, composed.messages, now)
         if args.dry_run:
             session.rollback()  # compose may have materialised occurrences: a dry run writes nothing
