@@ -77,9 +77,13 @@ def test_a_line_reminder_is_a_flex_carousel_with_signed_postbacks(connected: Eng
     [flex] = flex_pushes(fake_line)
     assert fake_line.validation_failures == []  # checked against messaging-api.yml and LINE's limits
     assert flex["contents"]["type"] == "carousel" and len(flex["contents"]["contents"]) == 6
-    assert "O10-1" in flex["altText"] and len(flex["altText"]) <= 1500
-    actions = buttons(flex)
-    assert {a["type"] for a in actions} == {"postback"}  # no page link without the web app's signed URL
+    # altText is the plain text cut to LINE's limit; each item now carries its signed web link, so the later
+    # items may fall past the cut, while every item is in the carousel itself
+    assert len(flex["altText"]) <= 1500 and "O10-1" in json.dumps(flex["contents"], ensure_ascii=False)
+    everything = buttons(flex)
+    links = [a for a in everything if a["type"] == "uri"]
+    assert len(links) == 6 and all(a["uri"].startswith(settings.base_url + "/a/") for a in links)
+    actions = [a for a in everything if a["type"] == "postback"]
     assert len(actions) == 12 and all(len(a["data"]) <= 300 for a in actions)
     assert {a["data"].split("|")[1] for a in actions} == {"snooze", "ack"}
 
@@ -90,7 +94,8 @@ def test_snooze_from_line_waits_three_working_days_and_is_in_the_history(
     [flex] = flex_pushes(fake_line)
     first = flex["contents"]["contents"][0]
     item = first["body"]["contents"][1]["text"].split()[0]
-    snooze_data = next(a["data"] for a in buttons({"contents": first}) if a["data"].split("|")[1] == "snooze")
+    snooze_data = next(a["data"] for a in buttons({"contents": first})
+                       if a["type"] == "postback" and a["data"].split("|")[1] == "snooze")
     tampered = snooze_data[:-3] + ("AAA" if not snooze_data.endswith("AAA") else "BBB")
     webhook(connected, settings, fake_line, fake_line.event("postback", OFFICER_ID, postback=tampered))
     assert history(connected) == []  # not our signature: nothing recorded
@@ -99,7 +104,8 @@ def test_snooze_from_line_waits_three_working_days_and_is_in_the_history(
     assert history(connected) == [(occurrence, "snoozed")]
     reply = fake_line.reply_texts()[-1]
     assert item in reply and "๒๗ ตุลาคม ๒๕๖๕" in reply  # Fri 21 Oct + 3 working days (24 Oct is a holiday)
-    ack = next(a["data"] for a in buttons({"contents": first}) if a["data"].split("|")[1] == "ack")
+    ack = next(a["data"] for a in buttons({"contents": first})
+               if a["type"] == "postback" and a["data"].split("|")[1] == "ack")
     webhook(connected, settings, fake_line, fake_line.event("postback", OFFICER_ID, postback=ack))
     assert history(connected)[-1] == (occurrence, "acknowledged")
     other = "U" + "f" * 32  # a chat not bound to the officer cannot press the officer's buttons
