@@ -95,7 +95,7 @@ def test_others_can_neither_read_nor_withdraw_another_units_action(client: Flask
     action_id = logged(sqlite_engine)
     sign_in(client, who)
     assert client.get("/trail/makha/obligations/O10-3").status_code == 403
-    token = csrf_of(client.get("/").text)  # the sign-out form carries one
+    token = csrf_of(client.get("/", follow_redirects=True).text)  # the sign-out form carries one
     response = client.post(f"/trail/makha/actions/{action_id}/withdraw", data={"reason": "x", "csrf_token": token})
     assert response.status_code == 403
     with session_scope(sqlite_engine) as session:
