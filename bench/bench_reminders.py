@@ -15,24 +15,22 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
-from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy import Engine, MetaData, Text, cast, select
+from sqlalchemy import Engine, Text, cast, select
 
 from bench.dispatch_bench import dispatch_benchmarks
-from bench.national_db import build
+from bench.national_db import build, empty_database
 from jobs import plan
 from jobs.plan_context import calendar_from_text, load_contexts, policy_from_text
 from tracker.domain.thaidate import BANGKOK
-from tracker.store.db import migrate, open_engine, session_scope
+from tracker.store.db import session_scope
 from tracker.store.models import ObligationRow
 
 T = TypeVar("T")
@@ -71,17 +69,7 @@ def timed(fn: Callable[[], T]) -> tuple[float, T]:
 
 
 def fresh_engine(url: str | None) -> tuple[Engine, str]:
-    if url is None:
-        folder = Path(tempfile.mkdtemp(prefix="bench-reminders-"))
-        url = f"sqlite:///{folder / 'national.sqlite3'}"
-    engine = open_engine(url)
-    if engine.dialect.name == "postgresql":
-        meta = MetaData()
-        meta.reflect(engine)
-        meta.drop_all(engine)
-        with engine.begin() as conn:
-            conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
-    migrate(engine)
+    engine = empty_database(url, "bench-reminders-")
     return engine, engine.dialect.name
 
 

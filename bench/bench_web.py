@@ -34,10 +34,9 @@ from pathlib import Path
 
 import requests
 from flask import Flask
-from sqlalchemy import MetaData
 
 from bench import national_db
-from tracker.store.db import migrate, open_engine, session_scope
+from tracker.store.db import open_engine, session_scope
 from tracker.store.secrets_store import create_api_token
 
 Request = Callable[[requests.Session, int], requests.Response]
@@ -50,17 +49,8 @@ def free_port() -> int:
 
 
 def fresh_database(url: str | None, orgs: int) -> tuple[str, dict[str, int]]:
-    if url is None:
-        folder = Path(tempfile.mkdtemp(prefix="bench-web-"))
-        url = f"sqlite:///{folder / 'national.sqlite3'}"
-    engine = open_engine(url)
-    if engine.dialect.name == "postgresql":
-        meta = MetaData()
-        meta.reflect(engine)
-        meta.drop_all(engine)
-        with engine.begin() as conn:
-            conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
-    migrate(engine)
+    engine = national_db.empty_database(url, "bench-web-")
+    url = engine.url.render_as_string(hide_password=False)
     counts = national_db.build(engine, orgs)
     engine.dispose()
     return url, counts

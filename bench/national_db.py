@@ -7,15 +7,18 @@ one fiscal year, and about half of those occurrences done. Ids are assigned here
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, MetaData
 
 from tracker.domain.model import ReminderPolicy
 from tracker.domain.rules import DueRule, FiscalYearRule, Frequency, MonthRule, RecurringRule
 from tracker.domain.workdays import WorkCalendar
+from tracker.store.db import migrate, open_engine
 from tracker.store.repo import policy_to_json
 
 FY = 2566
@@ -149,3 +152,19 @@ def build(engine: Engine, orgs: int, per_org: int = 40) -> dict[str, int]:
     with engine.begin() as conn:  # fresh statistics, as a production database would have
         conn.exec_driver_sql("ANALYZE")
     return counts
+
+
+def empty_database(url: str | None, prefix: str) -> Engine:
+    """A migrated, empty database: a new SQLite file when `url` is None, else the server's tables dropped first."""
+    if url is None:
+        folder = Path(tempfile.mkdtemp(prefix=prefix))
+        url = f"sqlite:///{folder / 'national.sqlite3'}"
+    engine = open_engine(url)
+    if engine.dialect.name == "postgresql":
+        meta = MetaData()
+        meta.reflect(engine)
+        meta.drop_all(engine)
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+    migrate(engine)
+    return engine

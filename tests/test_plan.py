@@ -149,9 +149,9 @@ def test_first_run_plans_only_today(engine: Engine, sample: LoadResult) -> None:
 
 
 def test_the_national_benchmark_runs_small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from bench import bench_reminders
+    from bench import bench_reminders, national_db
 
     monkeypatch.delenv("BENCH_DATABASE_URL", raising=False)
     monkeypatch.delenv("TEST_DATABASE_URL", raising=False)
-    monkeypatch.setattr(bench_reminders.tempfile, "mkdtemp", lambda prefix="": str(tmp_path))
+    monkeypatch.setattr(national_db.tempfile, "mkdtemp", lambda prefix="": str(tmp_path))
     assert bench_reminders.main(["--orgs", "20", "--skip-dispatch"]) == 0  # the second plan created nothing
