@@ -68,6 +68,11 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
+def bangkok_time(at: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored UTC instant as Bangkok wall time for a table cell; "-" when there is none."""
+    return at.astimezone(BANGKOK).strftime(fmt) if at is not None else "-"
+
+
 def today_bangkok(now: datetime | None = None) -> date:
     return (now or now_utc()).astimezone(BANGKOK).date()
 

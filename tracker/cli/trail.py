@@ -6,9 +6,17 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from tracker.cli.common import EXIT_INVALID, EXIT_OK, Context, add_format, date_arg, now_utc, render_table
+from tracker.cli.common import (
+    EXIT_INVALID,
+    EXIT_OK,
+    Context,
+    add_format,
+    bangkok_time,
+    date_arg,
+    now_utc,
+    render_table,
+)
 from tracker.domain.model import Action
-from tracker.domain.thaidate import BANGKOK
 from tracker.store import audit
 from tracker.store.actions import InvalidAction, correct_action, withdraw_action
 from tracker.store.db import migrate, session_scope
@@ -104,9 +112,8 @@ def cmd_api_token(args: argparse.Namespace, ctx: Context) -> int:
             info = revoke_api_token(session, args.org, args.id, now, actor=args.by)
             ctx.print(f"revoked API token {info.id} ({info.prefix}…)")
         else:
-            rows = [[str(t.id), t.prefix + "…", t.name, t.created_at.astimezone(BANGKOK).strftime("%Y-%m-%d %H:%M"),
-                     t.revoked_at.astimezone(BANGKOK).strftime("%Y-%m-%d %H:%M") if t.revoked_at else "-",
-                     t.last_used_at.astimezone(BANGKOK).strftime("%Y-%m-%d %H:%M") if t.last_used_at else "-"]
+            rows = [[str(t.id), t.prefix + "…", t.name, bangkok_time(t.created_at),
+                     bangkok_time(t.revoked_at), bangkok_time(t.last_used_at)]
                     for t in list_api_tokens(session, args.org)]
             ctx.print(render_table(["id", "token", "name", "created", "revoked", "last used"], rows))
     return EXIT_OK
@@ -127,8 +134,8 @@ def cmd_feed(args: argparse.Namespace, ctx: Context) -> int:
             feed = revoke_feed(session, args.org, args.id, now, actor=args.by)
             ctx.print(f"revoked calendar feed {feed.id} ({feed.prefix}…)")
         else:
-            rows = [[str(f.id), f.prefix + "…", f.unit or "*", f.created_at.astimezone(BANGKOK).strftime("%Y-%m-%d"),
-                     f.revoked_at.astimezone(BANGKOK).strftime("%Y-%m-%d") if f.revoked_at else "-"]
+            rows = [[str(f.id), f.prefix + "…", f.unit or "*", bangkok_time(f.created_at, "%Y-%m-%d"),
+                     bangkok_time(f.revoked_at, "%Y-%m-%d")]
                     for f in list_feeds(session, args.org)]
             ctx.print(render_table(["id", "token", "unit", "created", "revoked"], rows))
     return EXIT_OK
@@ -209,7 +216,7 @@ def cmd_audit(args: argparse.Namespace, ctx: Context) -> int:
             {"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "channel": e.channel, "entity": e.entity,
              "entity_id": e.entity_id, "change": e.change, "detail": e.detail} for e in found]})
         return EXIT_OK
-    rows = [[e.at.astimezone(BANGKOK).strftime("%Y-%m-%d %H:%M"), e.channel, e.actor or "-",
+    rows = [[bangkok_time(e.at), e.channel, e.actor or "-",
              f"{e.entity} {e.entity_id}", e.change] for e in found]
     ctx.print(render_table(["when (Bangkok)", "channel", "who", "what", "change"], rows))
     return EXIT_OK
