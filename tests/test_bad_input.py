@@ -74,6 +74,12 @@ def make_files(folder: Path) -> Path:
         archive.writestr("word/document.xml", b" " * 60_000_000)  # 60 MB of spaces: ~60 KB compressed
     (folder / "bomb.docx").write_bytes(bomb.getvalue())
     (folder / "bomb.zip").write_bytes(bomb.getvalue())
+    with open(folder / "huge.docx", "wb") as huge:  # 21 MB, sparse: refused by its size before it is read
+        huge.truncate(21_000_000)
+    notword = io.BytesIO()
+    with zipfile.ZipFile(notword, "w") as archive:
+        archive.writestr("photos/readme.txt", "a zip of photos, not a Word document")
+    (folder / "notword.zip").write_bytes(notword.getvalue())
     row = "ประเด็น\tสำนักปลัด\tขั้นตอน\tภายในเดือนตุลาคม\tดำเนินการแล้ว\n"
     (folder / "big.txt").write_text("แบบรายงาน\n" + row * (2_100_000 // len(row.encode())), encoding="utf-8")
     (folder / "report.pdf").write_bytes(b"%PDF-1.7\n" + bytes(range(256)) * 40)

@@ -97,3 +97,16 @@ def test_word_columns_follow_the_content_and_the_unit_column_keeps_its_words(wor
     texts = [p.text for cell in word.tables[0]._cells for p in cell.paragraphs]
     assert any("\u00a0ๆ" in t for t in texts)
     assert not any(" ๆ" in t or t.lstrip().startswith("ๆ") for t in texts)
+
+
+def test_a_deadline_falling_on_the_reports_date_reads_due_today_as_on_the_board(sample: LoadResult) -> None:
+    cfg = sample.org("makha")
+    march = build_progress(cfg.organisation, cfg.actions, 2566, "6m", date(2023, 3, 31))
+    # The March period of the monthly publicity and the second quarter are due on 31 March itself.
+    assert status_of(march, "M04-2") == "ทุกเดือน: เกินกำหนด ๕ งวด · ครบกำหนดวันนี้ ๑ งวด · ยังไม่มีการดำเนินการ"
+    assert status_of(march, "M05-1") == ("อย่างน้อยไตรมาสละ ๑ ครั้ง: เกินกำหนด ๑ งวด · ครบกำหนดวันนี้ ๑ งวด"
+                                         " · ยังไม่มีการดำเนินการ")
+    april = build_progress(cfg.organisation, cfg.actions, 2566, "6m", AS_OF)
+    assert status_of(april, "O10-2") == "ยังไม่มีการดำเนินการ ครบกำหนดวันนี้ (กำหนด ๓๐ เม.ย. ๖๖)"
+    assert "ใกล้ครบกำหนด" not in " ".join(ob.status for r in (march, april) for row in r.rows
+                                          for ob in row.obligations)

@@ -50,9 +50,17 @@ def status_label(status: Status, lang: str) -> str:
 def status_text(item: OccurrenceStatus, lang: str) -> str:
     """The status as a reader is told it: on the due date itself "ครบกำหนดวันนี้", not "ใกล้ครบกำหนด"
     with nought days left."""
-    if item.status in (Status.OPEN, Status.DUE_SOON) and item.days_to_due == 0:
-        return "due today" if lang == "en" else "ครบกำหนดวันนี้"
+    if is_due_today(item):
+        return "due today" if lang == "en" else DUE_TODAY_TH
     return status_label(item.status, lang)
+
+
+DUE_TODAY_TH = "ครบกำหนดวันนี้"
+
+
+def is_due_today(item: OccurrenceStatus) -> bool:
+    """Open and due on the very day judged: what every output says as "ครบกำหนดวันนี้"."""
+    return item.status in (Status.OPEN, Status.DUE_SOON) and item.days_to_due == 0
 
 
 @dataclass(frozen=True)

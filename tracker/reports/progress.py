@@ -14,7 +14,7 @@ from datetime import date
 
 from tracker.domain.model import Action, Obligation, Organisation
 from tracker.domain.rules import RecurringRule
-from tracker.domain.status import OccurrenceStatus, Status, organisation_statuses
+from tracker.domain.status import DUE_TODAY_TH, OccurrenceStatus, Status, is_due_today, organisation_statuses
 from tracker.domain.thaidate import (
     MONTHS_FULL,
     Period,
@@ -172,6 +172,8 @@ def _single(item: OccurrenceStatus, any_action: bool) -> tuple[str, str]:
         text, state = f"{NO_ACTION_TEXT} เกินกำหนด {item.days_overdue} วัน {due}", "overdue"
     elif item.status is Status.UPCOMING:
         text, state = f"ยังไม่ถึงกำหนด {due}", "upcoming"
+    elif is_due_today(item):
+        text, state = f"{NO_ACTION_TEXT} {DUE_TODAY_TH} {due}", "open"
     else:
         text, state = f"{NO_ACTION_TEXT} ยังอยู่ในกำหนด {due}", "open"
     if not any_action and item.status is Status.UPCOMING:
@@ -180,14 +182,16 @@ def _single(item: OccurrenceStatus, any_action: bool) -> tuple[str, str]:
 
 
 def _recurring(label: str, items: Sequence[OccurrenceStatus], any_action: bool) -> tuple[str, str]:
-    counts = Counter(i.status for i in items)
+    # A period due on the day judged is counted as the board says it, "ครบกำหนดวันนี้", not "ใกล้ครบกำหนด".
+    counts = Counter("due_today" if is_due_today(i) else i.status for i in items)
     parts = [(Status.DONE, "ทันกำหนด"), (Status.LATE, "ล่าช้า"), (Status.OVERDUE, "เกินกำหนด"),
-             (Status.OPEN, "อยู่ในกำหนด"), (Status.DUE_SOON, "ใกล้ครบกำหนด"), (Status.UPCOMING, "ยังไม่ถึงกำหนด")]
+             ("due_today", DUE_TODAY_TH), (Status.OPEN, "อยู่ในกำหนด"), (Status.DUE_SOON, "ใกล้ครบกำหนด"),
+             (Status.UPCOMING, "ยังไม่ถึงกำหนด")]
     text = f"{label}: " + " · ".join(f"{name} {counts[s]} งวด" for s, name in parts if counts[s])
     if not any_action:
         text += f" · {NO_ACTION_TEXT}"
     for status, state in ((Status.OVERDUE, "overdue"), (Status.LATE, "late"), (Status.OPEN, "open"),
-                          (Status.DUE_SOON, "open"), (Status.DONE, "done")):
+                          ("due_today", "open"), (Status.DUE_SOON, "open"), (Status.DONE, "done")):
         if counts[status]:
             return to_thai_digits(text), state
     return to_thai_digits(text), "upcoming"

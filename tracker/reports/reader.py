@@ -6,10 +6,12 @@ Refuses, with a `ReportFormatError` that says what to do, files that are empty, 
 
 from __future__ import annotations
 
+import errno
 import io
 import zipfile
 from pathlib import Path
 
+from tracker.domain.thaidate import to_thai_digits
 from tracker.reports.parse import ReportFormatError, ReportSource, SourceRow
 
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -20,6 +22,22 @@ _W_NS = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 MAX_FILE_BYTES = 20_000_000  # a .docx with a few photos
 MAX_TEXT_BYTES = 2_000_000
 MAX_EXPANDED_BYTES = 50_000_000
+# Why a file cannot be read, as an official is told it; any other reason falls back to the system's words.
+_OS_ERRORS_TH = {errno.ENOENT: "ไม่พบไฟล์นี้ โปรดตรวจสอบชื่อและที่อยู่ของไฟล์",
+                 errno.EISDIR: "เป็นโฟลเดอร์ ไม่ใช่ไฟล์ โปรดระบุไฟล์รายงาน",
+                 errno.EACCES: "ไม่มีสิทธิ์อ่านไฟล์นี้",
+                 errno.EPERM: "ไม่มีสิทธิ์อ่านไฟล์นี้"}
+
+
+def _mb(size: int, digits: int = 1) -> str:
+    """"21.0": a size in megabytes (`to_thai_digits` gives the Thai "๒๑.๐"; never applied to a file name)."""
+    return f"{size / 1e6:,.{digits}f}"
+
+
+def _not_word(name: str, exc: Exception) -> ReportFormatError:
+    return ReportFormatError(f"{name} is a zip file but not a Word document ({exc}): save it again from Word as"
+                             " .docx",
+                             f"{name} เป็นไฟล์ zip แต่ไม่ใช่เอกสาร Word: โปรดเปิดรายงานใน Word แล้วบันทึกใหม่เป็น .docx")
 
 
 def _check_expanded_size(data: bytes, name: str) -> None:
@@ -29,12 +47,14 @@ def _check_expanded_size(data: bytes, name: str) -> None:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             expanded = sum(info.file_size for info in archive.infolist())
     except zipfile.BadZipFile as exc:
-        raise ReportFormatError(f"{name} is a zip file but not a Word document ({exc}): save it again"
-                                " from Word as .docx") from None
+        raise _not_word(name, exc) from None
     if expanded > MAX_EXPANDED_BYTES:
-        raise ReportFormatError(f"{name} expands to {expanded / 1e6:,.0f} MB, above the"
-                                f" {MAX_EXPANDED_BYTES // 10**6} MB a Word progress report may hold: save the"
-                                " report alone again from Word (images removed)")
+        limit = MAX_EXPANDED_BYTES // 10**6
+        raise ReportFormatError(f"{name} expands to {_mb(expanded, 0)} MB, above the {limit} MB a Word progress"
+                                " report may hold: save the report alone again from Word (images removed)",
+                                f"{name} เมื่อแตกไฟล์แล้วมีขนาด {to_thai_digits(_mb(expanded, 0))} MB"
+                                f" เกิน {to_thai_digits(str(limit))} MB ที่รายงานในรูปเอกสาร Word ควรมี:"
+                                " โปรดบันทึกเฉพาะตัวรายงานใหม่จาก Word (นำรูปภาพออก)")
 
 
 def read_report(path: Path) -> ReportSource:
@@ -43,11 +63,16 @@ def read_report(path: Path) -> ReportSource:
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            raise ReportFormatError(f"{path} is {size / 1e6:.1f} MB, above the {MAX_FILE_BYTES // 10**6} MB a progress"
-                                    " report may be: give the report alone (text or .docx, images removed)")
+            limit = MAX_FILE_BYTES // 10**6
+            raise ReportFormatError(f"{path} is {_mb(size)} MB, above the {limit} MB a progress report may be:"
+                                    " give the report alone (text or .docx, images removed)",
+                                    f"{path} มีขนาด {to_thai_digits(_mb(size))} MB เกิน {to_thai_digits(str(limit))} MB"
+                                    " ที่รายงานผลการดำเนินการควรมี: โปรดให้เฉพาะตัวรายงาน (ข้อความหรือ .docx"
+                                    " โดยนำรูปภาพออก)")
         data = path.read_bytes()
     except OSError as exc:
-        raise ReportFormatError(f"cannot read {path}: {exc.strerror}") from None
+        why = _OS_ERRORS_TH.get(exc.errno or 0, exc.strerror or str(exc))
+        raise ReportFormatError(f"cannot read {path}: {exc.strerror}", f"อ่านไฟล์ {path} ไม่ได้: {why}") from None
     return read_report_bytes(data, path.name)
 
 
@@ -60,8 +85,12 @@ def read_report_bytes(data: bytes, name: str) -> ReportSource:
         _check_expanded_size(data, name)
         return _read_docx(data, name)
     if len(data) > MAX_TEXT_BYTES:
-        raise ReportFormatError(f"{name} is {len(data) / 1e6:.1f} MB of text, above the {MAX_TEXT_BYTES // 10**6} MB"
-                                " a progress report in text form may be: give the report alone")
+        limit = MAX_TEXT_BYTES // 10**6
+        raise ReportFormatError(f"{name} is {_mb(len(data))} MB of text, above the {limit} MB a progress report in"
+                                " text form may be: give the report alone",
+                                f"{name} เป็นข้อความขนาด {to_thai_digits(_mb(len(data)))} MB"
+                                f" เกิน {to_thai_digits(str(limit))} MB ที่รายงานในรูปข้อความควรมี:"
+                                " โปรดให้เฉพาะตัวรายงาน")
     if name.lower().endswith(".docx"):
         raise ReportFormatError(f"{name} is named .docx but is not a Word document: save it again from Word",
                                 f"{name} มีนามสกุล .docx แต่ไม่ใช่เอกสาร Word: โปรดบันทึกใหม่จาก Word")
@@ -119,8 +148,7 @@ def _read_docx(data: bytes, name: str) -> ReportSource:
     try:
         document = docx.Document(io.BytesIO(data))
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise ReportFormatError(f"{name} is a zip file but not a Word document ({exc}): save it again"
-                                " from Word as .docx") from None
+        raise _not_word(name, exc) from None
     title: list[str] = []
     rows: list[SourceRow] = []
     tables = 0
