@@ -48,7 +48,9 @@ def test_an_obligation_with_no_action_past_its_deadline_is_overdue(progress: Pro
 def test_done_on_time_and_still_open(progress: ProgressReport) -> None:
     assert obligation(progress, "M01-1")[1] == "done"
     assert obligation(progress, "M01-1")[0].startswith("ดำเนินการแล้ว ทันกำหนด")
-    assert obligation(progress, "O10-2") == ("ยังไม่มีการดำเนินการ ยังอยู่ในกำหนด (กำหนด ๓๐ เม.ย. ๖๖)", "open")
+    assert obligation(progress, "O10-4") == ("ยังไม่มีการดำเนินการ ยังอยู่ในกำหนด (กำหนด ๓๐ ก.ย. ๖๖)", "open")
+    # O10-2 is due on the report's date, 30 April: it says so, as the board does.
+    assert obligation(progress, "O10-2") == ("ยังไม่มีการดำเนินการ ครบกำหนดวันนี้ (กำหนด ๓๐ เม.ย. ๖๖)", "open")
 
 
 def test_a_monthly_obligation_counts_the_months_of_the_round(progress: ProgressReport) -> None:
