@@ -11,7 +11,6 @@ one reply per event), well inside LINE's one-second expectation.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -32,9 +31,10 @@ from tracker.domain.line_webhook import (
     recipient_tag,
     signature_ok,
 )
-from tracker.domain.thaidate import BANGKOK, fiscal_year
+from tracker.domain.thaidate import BANGKOK, fiscal_year, to_thai_digits
 from tracker.domain.workdays import WorkCalendar
 from tracker.messages.line_chat import button_reply, phrase, render_line_disabled, status_reply
+from tracker.store import signin
 from tracker.store.db import session_scope
 from tracker.store.line_links import Bound, bind_with_code, bindings_of_chat, disable_chat, first_delivery
 from tracker.store.models import ContactRow, ObligationRow, OccurrenceRow, OrganisationRow
@@ -44,7 +44,6 @@ from tracker.store.status_query import org_statuses
 
 log = logging.getLogger(__name__)
 CHANNEL_SECRET_ENV = "LINE_CHANNEL_SECRET"
-SignInLink = Callable[[Session, Bound, datetime], str]  # the web's one-time sign-in link for a bound contact
 
 
 @dataclass
@@ -67,8 +66,7 @@ def channel_secret(settings: Settings, channel: str) -> str | None:
 
 
 def handle_webhook(engine: Engine, settings: Settings, body: bytes, signature: str | None, now: datetime,
-                   channel: str = "", *, sign_in_link: SignInLink | None = None,
-                   api: LineApi | None = None) -> WebhookResult:
+                   channel: str = "", *, api: LineApi | None = None) -> WebhookResult:
     """Verify and handle one webhook request, then send the replies. Never raises for bad input."""
     secret = channel_secret(settings, channel)
     if secret is None:
@@ -89,15 +87,14 @@ def handle_webhook(engine: Engine, settings: Settings, body: bytes, signature: s
             if event.type == "postback":
                 text = _postback(session, event, secret, now)
             else:
-                text = _act(session, event, channel, now, sign_in_link, settings.base_url)
+                text = _act(session, event, channel, now, settings.base_url)
             if text and event.reply_token:
                 result.replies.append((event.reply_token, text))
     _send_replies(settings, result.replies, api)
     return result
 
 
-def _act(session: Session, event: LineEvent, channel: str, now: datetime, sign_in_link: SignInLink | None,
-         base_url: str) -> str | None:
+def _act(session: Session, event: LineEvent, channel: str, now: datetime, base_url: str) -> str | None:
     """Apply one event; the reply text, if any."""
     if event.type == "follow":
         return phrase("welcome")
@@ -123,9 +120,27 @@ def _act(session: Session, event: LineEvent, channel: str, now: datetime, sign_i
         return phrase("help" if bindings or command == "help" else "not_bound")
     if command == "status":
         return "\n\n".join(_status(session, b, now) for b in bindings)
-    if sign_in_link is None:  # the web's one-time link is not wired in: point at the sign-in page
-        return phrase("signin_page", _lang(session, bindings[0].org_id), url=f"{base_url}/signin/")
-    return sign_in_link(session, bindings[0], now)
+    return _sign_in(session, event, bindings[0], now, base_url)
+
+
+def _sign_in(session: Session, event: LineEvent, bound: Bound, now: datetime, base_url: str) -> str:
+    """A one-time sign-in link (tracker.store.signin, the web's own) for the LINE user who asked: the web
+    recognises `line://<user ID>` as the contact bound to that chat. Never in a group or room: anyone
+    there could use it first."""
+    lang = _lang(session, bound.org_id)
+    if event.chat_kind != "user":
+        return phrase("signin_private", lang)
+    try:
+        token = signin.issue(session, f"line://{event.chat_id}", now)
+    except signin.TooManyLinks:
+        return phrase("signin_busy", lang, n=_digits(str(signin.SIGNIN_PER_WINDOW), lang),
+                      minutes=_digits(str(signin.SIGNIN_MINUTES), lang))
+    return phrase("signin_link", lang, url=f"{base_url}/signin/{token}",
+                  minutes=_digits(str(signin.SIGNIN_MINUTES), lang))
+
+
+def _digits(text: str, lang: str) -> str:
+    return text if lang == "en" else to_thai_digits(text)
 
 
 SNOOZE_WORKING_DAYS = 3

@@ -30,7 +30,11 @@ PHRASES: dict[str, dict[str, str]] = {
         "status_head": "รายการที่ยังไม่เสร็จ: {who}",
         "status_none": "ไม่มีรายการค้างของ {who}",
         "status_more": "และอีก {n} รายการ",
-        "signin_page": "ขอลิงก์เข้าสู่ระบบได้ที่ {url} (ระบบส่งลิงก์ไปยังช่องทางที่ลงทะเบียนไว้)",
+        "signin_link": ("ลิงก์เข้าสู่ระบบติดตามมาตรการ ITA (ใช้ได้ครั้งเดียว ภายใน {minutes} นาที):\n{url}\n"
+                        "หากท่านไม่ได้ขอ ไม่ต้องดำเนินการใด ๆ"),
+        "signin_private": ("ลิงก์เข้าสู่ระบบส่งให้เฉพาะในแชตส่วนตัวกับบัญชีนี้ (ในกลุ่ม ผู้อื่นอาจกดใช้ก่อน) "
+                           "โปรดพิมพ์ \"เข้าสู่ระบบ\" ในแชตส่วนตัวที่เชื่อมต่อไว้แล้ว"),
+        "signin_busy": "ขอลิงก์เข้าสู่ระบบครบ {n} ครั้งใน {minutes} นาทีแล้ว โปรดใช้ลิงก์ที่ได้รับ หรือรอสักครู่",
         "not_bound": "แชตนี้ยังไม่ได้เชื่อมต่อกับระบบ โปรดพิมพ์รหัสเชื่อมต่อที่ได้รับจากผู้ดูแลระบบ",
         "disabled_subject": "[LINE ถูกยกเลิก] {contact}",
         "disabled_text": ("{contact} ของ{org} {how} จึงหยุดส่งแจ้งเตือนทาง LINE ถึงแชตนี้แล้ว "
@@ -52,7 +56,11 @@ PHRASES: dict[str, dict[str, str]] = {
         "status_head": "Open items: {who}",
         "status_none": "Nothing open for {who}",
         "status_more": "and {n} more",
-        "signin_page": "Ask for a sign-in link at {url} (it is sent to your registered destinations)",
+        "signin_link": "Your ITA Tracker sign-in link (one use, within {minutes} minutes):\n{url}\n"
+                       "If you did not ask for it, do nothing.",
+        "signin_private": ("Sign-in links are given only in a one-to-one chat with this account (in a group"
+                           " someone else could use it first): send \"login\" in your connected chat."),
+        "signin_busy": "{n} sign-in links were issued in the last {minutes} minutes: use one of them, or wait.",
         "not_bound": "This chat is not connected yet: send the connect code from your administrator.",
         "disabled_subject": "[LINE disabled] {contact}",
         "disabled_text": ("{contact} of {org} {how}, so LINE reminders to that chat have stopped; other "

@@ -140,6 +140,16 @@ def bindings_of_chat(session: Session, chat_id: str) -> list[Bound]:
     return [Bound(*row) for row in rows]
 
 
+def contacts_bound_to(session: Session, destination: str) -> set[tuple[int, str]]:
+    """(organisation id, contact name) of the contacts whose `line:connect` is actively bound to the chat
+    `line://<ID>` names (empty for any other destination): the web signs such a person in by that ID."""
+    if not destination.startswith("line://"):
+        return set()
+    rows = session.execute(select(LineBindingRow.org_id, LineBindingRow.contact).where(
+        LineBindingRow.chat_id == destination.removeprefix("line://"), LineBindingRow.disabled_at.is_(None)))
+    return {(org_id, contact) for org_id, contact in rows}
+
+
 def list_bindings(session: Session, org_code: str) -> list[BindingInfo]:
     """Every contact with `line:connect` in the configuration and its binding, in configuration order."""
     org = org_row(session, org_code)

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config.viewers import Viewer
+from tracker.store.line_links import contacts_bound_to
 from tracker.store.models import ContactRow, OrganisationRow
 
 UNIT_ROLES = ("officer", "head")
@@ -91,14 +92,20 @@ class Person(UserMixin):  # type: ignore[misc]
         return any(g.role in ("province", "national") for g in self.grants)
 
 
+def _reaches(contact: ContactRow, key: str, bound: set[tuple[int, str]]) -> bool:
+    """Whether `key` is one of the contact's destinations, or the LINE chat its `line:connect` is bound to."""
+    return (contact.org_id, contact.name) in bound or any(same_destination(str(d), key) for d in contact.destinations)
+
+
 def person_for(session: Session, key: str, viewers: tuple[Viewer, ...]) -> Person | None:
     """The person who signs in with destination `key`, or None when it is nobody's destination."""
     grants: list[Grant] = []
     name = ""
+    bound = contacts_bound_to(session, key)  # `line://<ID>` of a chat a `line:connect` contact is bound to
     rows = session.execute(select(ContactRow, OrganisationRow.code).join(
         OrganisationRow, OrganisationRow.id == ContactRow.org_id).order_by(OrganisationRow.code, ContactRow.position))
     for contact, org in rows:
-        if not any(same_destination(str(d), key) for d in contact.destinations):
+        if not _reaches(contact, key, bound):
             continue
         name = name or contact.name
         if contact.kind == "unit":
@@ -116,8 +123,9 @@ def person_for(session: Session, key: str, viewers: tuple[Viewer, ...]) -> Perso
 def destinations_of(session: Session, key: str, viewers: tuple[Viewer, ...]) -> list[str]:
     """Every destination configured together with `key` (where a sign-in link for that person goes)."""
     found: list[str] = []
+    bound = contacts_bound_to(session, key)
     for row in session.scalars(select(ContactRow).order_by(ContactRow.org_id, ContactRow.position)):
-        if any(same_destination(str(d), key) for d in row.destinations):
+        if _reaches(row, key, bound):
             found.extend(str(d) for d in row.destinations)
     for viewer in viewers:
         if any(same_destination(d, key) for d in viewer.destinations):
