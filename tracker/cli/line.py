@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from notifiers.base import DeliveryError
-from notifiers.line_api import LineApi
+from jobs.line_connect import connect_code
 from notifiers.registry import mask_destination
 from tracker.cli.common import EXIT_OK, Context, add_format, now_utc, render_table
 from tracker.domain.thaidate import BANGKOK
 from tracker.store.db import migrate, session_scope
-from tracker.store.line_links import issue_code, list_bindings
+from tracker.store.line_links import list_bindings
 
 
 def register(sub: Any) -> None:
@@ -30,16 +29,10 @@ def register(sub: Any) -> None:
 def cmd_connect(args: argparse.Namespace, ctx: Context) -> int:
     engine = ctx.engine()
     migrate(engine)
-    with session_scope(engine) as session:
-        code, expires = issue_code(session, args.org, args.contact, now_utc(), actor=args.by)
-    with LineApi(ctx.settings) as api:
-        try:
-            link = api.add_friend_url()
-        except DeliveryError as exc:
-            link = f"(unknown: {exc.reason}; set LINE_BOT_BASIC_ID to the account's basic ID, e.g. @123abcde)"
-    until = expires.astimezone(BANGKOK).strftime("%Y-%m-%d %H:%M")
-    ctx.print(f"code: {code}")
-    ctx.print(f"add the official account: {link}")
+    issued = connect_code(engine, ctx.settings, args.org, args.contact, now_utc(), actor=args.by)
+    until = issued.expires.astimezone(BANGKOK).strftime("%Y-%m-%d %H:%M")
+    ctx.print(f"code: {issued.code}")
+    ctx.print(f"add the official account: {issued.add_friend_url or f'(unknown: {issued.why_no_link})'}")
     ctx.print(f"then send the code in that chat (or in a group the account was invited to); valid until {until}"
               " (Bangkok), once")
     return EXIT_OK

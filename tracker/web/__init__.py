@@ -33,6 +33,7 @@ OPTIONAL_BLUEPRINTS: dict[str, bool] = {
     "tracker.web.api": True,
     "tracker.web.feeds": False,
     "tracker.web.line": True,
+    "tracker.web.line_admin": False,
 }
 
 VIEWERS_KEY = "TRACKER_VIEWERS_FILE"
