@@ -19,7 +19,17 @@ from config.model import OrgConfig as OrgConfig  # re-exported
 from notifiers.registry import destination_error, destination_warning
 from tracker.domain.errors import DateParseError, Problem, RuleError
 from tracker.domain.line_webhook import CONNECT_DESTINATION
-from tracker.domain.model import ROLES, Action, Contact, Measure, Obligation, Organisation, ReminderPolicy, Unit
+from tracker.domain.model import (
+    ROLES,
+    Action,
+    Contact,
+    LineChannel,
+    Measure,
+    Obligation,
+    Organisation,
+    ReminderPolicy,
+    Unit,
+)
 from tracker.domain.rules import DueRule, rule_from_dict
 from tracker.domain.thaidate import check_ce_year, fiscal_year_bounds, format_thai_date, parse_date, plausible
 
@@ -27,7 +37,11 @@ _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 _OIT = re.compile(r"^O\d{1,3}$")
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
-ORG_FIELDS = {"code", "name", "district", "province", "fiscal_year", "language", "admins"}
+ORG_FIELDS = {"code", "name", "district", "province", "fiscal_year", "language", "admins", "line"}
+LINE_FIELDS = {"token_env", "secret_env", "basic_id"}
+_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,127}$")  # what a file may name: an upper-case environment variable
+_BASIC_ID = re.compile(r"^@[0-9a-z._-]{2,32}$")
+GLOBAL_LINE_ENV = {"LINE_CHANNEL_ACCESS_TOKEN", "LINE_CHANNEL_SECRET"}
 TOP_FIELDS = {"organisation", "units", "executives", "measures", "actions", "closures", "reminders"}
 UNIT_FIELDS = {"code", "name", "contacts"}
 CONTACT_FIELDS = {"name", "role", "title", "destinations"}
@@ -219,9 +233,51 @@ class _Reader:
             closures=tuple(self.closures(data)),
             policy=policy,
             language=language,
+            line=self.line_channel(head, code),
         )
         actions = self.actions(data, obligation_codes, unit_codes, fiscal_year)
         return org, actions
+
+    def line_channel(self, head: dict[str, Any], code: str) -> LineChannel | None:
+        """`[organisation.line]`: the organisation's own LINE official account, by the names of the
+        environment variables holding its token and secret. A value is never repeated in an error: a
+        token pasted where a name belongs must not reach a log."""
+        raw = head.get("line")
+        if raw is None:
+            return None
+        if not isinstance(raw, dict):
+            self.error("organisation.line", "'line' must be a table [organisation.line] with token_env and"
+                       " secret_env (the names of the environment variables holding the channel's token and secret)")
+            return None
+        self.unknown_keys("organisation.line", raw, LINE_FIELDS)
+        names = {}
+        for key, what in (("token_env", "channel access token"), ("secret_env", "channel secret")):
+            where = f"organisation.line.{key}"
+            value = raw.get(key)
+            if value is None:
+                self.error(where, f"'{key}' is required: the name of the environment variable holding the"
+                           f" organisation's LINE {what}, e.g. {key} = \"{code.upper()}_LINE_{key[:-4].upper()}\"")
+            elif not isinstance(value, str) or not _ENV_NAME.match(value):
+                self.error(where, f"'{key}' must name an environment variable (upper-case letters, digits and _,"
+                           f" e.g. \"{code.upper()}_LINE_{key[:-4].upper()}\"), never hold the {what} itself:"
+                           " put the value in that variable (or a file named by NAME_FILE)")
+            elif value in GLOBAL_LINE_ENV:
+                self.error(where, f"'{key}' names the global channel's {value}: leave [organisation.line] out to"
+                           " use the global channel, or name this organisation's own variable")
+            else:
+                names[key] = value
+        basic_id = raw.get("basic_id", "")
+        if not isinstance(basic_id, str) or (basic_id and not _BASIC_ID.match(basic_id)):
+            self.error("organisation.line.basic_id", "'basic_id' must be the official account's basic ID as"
+                       " LINE shows it, e.g. \"@123abcde\" (or left out: it is asked of LINE)")
+            basic_id = ""
+        if len(names) < 2:
+            return None
+        if names["token_env"] == names["secret_env"]:
+            self.error("organisation.line.secret_env", "'secret_env' names the same variable as 'token_env':"
+                       " the channel secret and the access token are two different values")
+            return None
+        return LineChannel(code, names["token_env"], names["secret_env"], basic_id)
 
     def units(self, data: dict[str, Any]) -> list[Unit]:
         units, seen, names = [], {}, {}  # type: ignore[var-annotated]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from jobs.outcomes import Outcome, message_of
 from tracker.domain.line_webhook import postback_data
+from tracker.domain.model import LineChannel
 from tracker.domain.thaidate import to_thai_digits
 from tracker.messages.line_chat import item_due, item_headline
 from tracker.messages.outgoing import OutgoingMessage, ReminderItem
@@ -41,10 +43,12 @@ class Bundle:
     lead: Claimed
     members: tuple[Claimed, ...]
     items: tuple[ReminderItem, ...] = ()
+    line: LineChannel | None = None  # the LINE channel it goes through (LINE destinations only)
 
     @property
     def message(self) -> OutgoingMessage:
-        return replace(message_of(self.lead), items=self.items)
+        token_env = self.line.token_env if self.line is not None and self.line.channel else ""
+        return replace(message_of(self.lead), items=self.items, line_token_env=token_env)
 
 
 def urgency(stage: str, due: date | None) -> tuple[int, date]:
@@ -55,10 +59,11 @@ def urgency(stage: str, due: date | None) -> tuple[int, date]:
 
 
 def bundles(session: Session, claimed: list[Claimed], owner: str, today: date,
-            postback_secret: str | None = None) -> list[Bundle]:
+            postback_secret: str | Mapping[int, str | None] | None = None) -> list[Bundle]:
     """Group claimed reminders by recipient and destination (or by the bundle they were already given),
     record each group's bundle key, and build its combined message; LINE bundles get their items (with
-    signed postbacks when `postback_secret` is set). Reminders the recipient snoozed from LINE are set
+    signed postbacks when `postback_secret` is set: one secret, or one per organisation id, since each
+    channel verifies its own). Reminders the recipient snoozed from LINE are set
     aside (escalations never are). Other kinds go alone."""
     reminders = [c for c in claimed if c.kind == "reminder"]
     facts = bundle_facts(session, [c.id for c in reminders])
@@ -78,7 +83,8 @@ def bundles(session: Session, claimed: list[Claimed], owner: str, today: date,
         key = str(facts[members[0].id].bundle_key) if origin == "kept" else bundle_key(members)
         if origin == "new":
             set_bundle_key(session, [m.id for m in members], key, owner)
-        items = (tuple(_item(facts[m.id], m, today, postback_secret) for m in members)
+        secret = postback_secret.get(members[0].org_id) if isinstance(postback_secret, Mapping) else postback_secret
+        items = (tuple(_item(facts[m.id], m, today, secret) for m in members)
                  if members[0].destination.startswith("line") else ())
         out.append(Bundle(combined(members, key), tuple(members), items))
     return out

@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -26,8 +26,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from config.settings import Settings
 from jobs.bundle import Bundle, bundles, combined, expand
 from jobs.channel_pause import ChannelPauses
+from jobs.line_channels import channel_of, secret_of
 from jobs.line_destinations import resolve_connected
-from jobs.line_webhook import CHANNEL_SECRET_ENV
+from jobs.line_quota import QuotaGate
 from jobs.outcomes import (
     CHANNEL_RETRY_SECONDS,
     Outcome,
@@ -42,8 +43,11 @@ from jobs.ratelimit import ChannelLimits
 from jobs.render_outbox import render_missing
 from notifiers.base import CHANNEL, DeliveryError, OutgoingMessage, Receipt
 from notifiers.registry import route_to_outbox, scheme_of
+from tracker.domain.errors import SettingsError
+from tracker.domain.model import LineChannel
 from tracker.domain.thaidate import BANGKOK
 from tracker.store import outbox_claims
+from tracker.store.line_quota import own_channels
 from tracker.store.links import ActionLinks
 from tracker.store.models import OrganisationRow
 from tracker.store.outbox import cancel_done
@@ -109,7 +113,7 @@ def send_bundle(sender: Sender, limits: ChannelLimits, bundle: Bundle, clock: Ca
     if len(kept) < len(bundle.members):  # the same bundle key, without the items no longer wanted
         items = tuple(i for m, i in zip(bundle.members, bundle.items, strict=True) if reasons[m.id] is None
                       ) if bundle.items else ()  # LINE bundles carry one item per member
-        bundle = Bundle(combined(kept, bundle.lead.key), tuple(kept), items)
+        bundle = replace(bundle, lead=combined(kept, bundle.lead.key), members=tuple(kept), items=items)
     sent = send_one(sender, limits, bundle.lead, clock, after_send, bundle.message, pauses)
     return dropped + expand(sent, bundle)
 
@@ -124,9 +128,14 @@ def send_one(sender: Sender, limits: ChannelLimits, claimed: Claimed, clock: Cal
     receipt: Receipt | None = None
     error: DeliveryError | None = None
     pauses = pauses or ChannelPauses()
+    pause_key = ""
     try:
-        target = route_to_outbox(claimed.destination, sender.settings)
-        paused = pauses.reason(scheme_of(target))
+        token_env = message.line_token_env if message is not None else ""
+        # An organisation's own LINE channel is paused by its own token, and never falls back to the outbox
+        # folder: a missing token there is a channel failure naming the variable, its messages kept.
+        target = claimed.destination if token_env else route_to_outbox(claimed.destination, sender.settings)
+        pause_key = f"{scheme_of(target)}:{token_env}" if token_env else scheme_of(target)
+        paused = pauses.reason(pause_key)
         if paused is not None:
             error = DeliveryError(f"channel paused: {paused}", permanent=False, scope=CHANNEL)
             return Outcome(claimed, clock(), 0, error=error, deferred=True)
@@ -136,7 +145,7 @@ def send_one(sender: Sender, limits: ChannelLimits, claimed: Claimed, clock: Cal
     except DeliveryError as exc:
         error = exc
         if exc.scope == CHANNEL:
-            pauses.pause(scheme_of(claimed.destination), exc.reason)
+            pauses.pause(pause_key, exc.reason)
     except ValueError as exc:  # an unknown scheme or malformed destination: sending again cannot help
         error = DeliveryError(str(exc), permanent=True)
     except Exception as exc:  # a bug or an unforeseen library error: retry, and keep the type for the log
@@ -185,6 +194,7 @@ def run_once(engine: Engine, now: datetime, notifiers: Sender, owner: str, *, le
     pace = SendPace(workers, lease_seconds, notifiers.settings.http_timeout_seconds, rate_limits)
     in_flight: dict[Future[list[Outcome]], Bundle] = {}
     pauses = ChannelPauses()
+    quota = QuotaGate(factory, notifiers.settings, owner)
     heartbeat = lease_seconds / 3
     renewed = time.monotonic()
     exhausted = False
@@ -197,6 +207,8 @@ def run_once(engine: Engine, now: datetime, notifiers: Sender, owner: str, *, le
                 result.claimed += taken
                 # set aside: to destinations marked broken, LINE chats not connected
                 result.statuses["skipped"] += taken - sum(len(b.members) for b in claimed)
+                claimed, spent = quota.admit(claimed, clock())  # a LINE channel's monthly quota used up
+                result.statuses.update(spent)
                 exhausted = taken == 0
                 for b in claimed:
                     in_flight[pool.submit(send_bundle, notifiers, limits, b, clock, after_send, unwanted, pauses)] = b
@@ -210,6 +222,7 @@ def run_once(engine: Engine, now: datetime, notifiers: Sender, owner: str, *, le
                 pace.observe([o for o in outcomes if o.cancelled is None])
                 with factory.begin() as session:
                     result.statuses.update(record(session, outcomes, owner, max_attempts, rng).values())
+                quota.observe(outcomes, clock())
                 exhausted = False  # recording may have queued alerts: look once more
             if in_flight and time.monotonic() - renewed >= heartbeat:
                 with factory.begin() as session:
@@ -255,10 +268,22 @@ def _claim_batch(factory: sessionmaker[Session], settings: Settings, owner: str,
     with factory.begin() as session:
         render_missing(session, ids, ActionLinks.from_settings(settings), now)
         loaded = resolve_connected(session, outbox_claims.load(session, ids, owner), owner)
-        secret = settings.secret(CHANNEL_SECRET_ENV)
         kept = outbox_claims.skip_broken(session, loaded, owner)
-        return len(ids), bundles(session, kept, owner, now.astimezone(BANGKOK).date(),
-                                 secret.reveal() if secret else None)
+        owns = own_channels(session, {c.org_id for c in kept})
+        lines = {org_id: channel_of(settings, own) for org_id, own in owns.items()}
+        secrets = {org_id: _secret(settings, line) for org_id, line in lines.items()}
+        made = bundles(session, kept, owner, now.astimezone(BANGKOK).date(), secrets)
+        return len(ids), [replace(b, line=lines[b.lead.org_id]) if b.lead.destination.startswith("line:") else b
+                          for b in made]
+
+
+def _secret(settings: Settings, line: LineChannel) -> str | None:
+    """The channel secret that signs postback data (None: buttons without postbacks), never raising: a
+    `_FILE` that cannot be read must not stop the other channels' messages."""
+    try:
+        return secret_of(settings, line)
+    except SettingsError:
+        return None
 
 
 def record(session: Session, outcomes: list[Outcome], owner: str, max_attempts: int,

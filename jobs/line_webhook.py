@@ -18,8 +18,10 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
+from jobs.line_channels import CHANNEL_SECRET_ENV, api_for, named, secret_of
 from notifiers.base import DeliveryError
 from notifiers.line_api import LineApi
+from tracker.domain.errors import SettingsError
 from tracker.domain.line_webhook import (
     CONNECT_DESTINATION,
     LineEvent,
@@ -31,6 +33,7 @@ from tracker.domain.line_webhook import (
     recipient_tag,
     signature_ok,
 )
+from tracker.domain.model import LineChannel
 from tracker.domain.thaidate import BANGKOK, fiscal_year, to_thai_digits
 from tracker.domain.workdays import WorkCalendar
 from tracker.messages.line_chat import button_reply, phrase, render_line_disabled, status_reply
@@ -43,7 +46,6 @@ from tracker.store.snoozes import acknowledge, snooze
 from tracker.store.status_query import org_statuses
 
 log = logging.getLogger(__name__)
-CHANNEL_SECRET_ENV = "LINE_CHANNEL_SECRET"
 
 
 @dataclass
@@ -57,20 +59,25 @@ class WebhookResult:
     replies: list[tuple[str, str]] = field(default_factory=list)  # (reply token, text)
 
 
-def channel_secret(settings: Settings, channel: str) -> str | None:
-    """The channel secret of the global channel ("") — `LINE_CHANNEL_SECRET` or its `_FILE` twin."""
-    if channel:
-        return None  # organisations' own channels: not configured yet (see the README's limits)
-    secret = settings.secret(CHANNEL_SECRET_ENV)
-    return secret.reveal() if secret else None
+def channel_secret(session: Session, settings: Settings, channel: str) -> tuple[LineChannel | None, str | None]:
+    """The channel a webhook URL names ("" the global one, an organisation's code its own account) and its
+    secret (None when that channel is unknown or has no secret set)."""
+    found = named(session, settings, channel)
+    try:
+        return found, (secret_of(settings, found) if found is not None else None)
+    except SettingsError as exc:  # its _FILE cannot be read: say which variable, never a value
+        log.warning("LINE channel '%s': %s", channel or "default", exc)
+        return found, None
 
 
 def handle_webhook(engine: Engine, settings: Settings, body: bytes, signature: str | None, now: datetime,
                    channel: str = "", *, api: LineApi | None = None) -> WebhookResult:
     """Verify and handle one webhook request, then send the replies. Never raises for bad input."""
-    secret = channel_secret(settings, channel)
-    if secret is None:
-        return WebhookResult(404, f"no LINE channel '{channel or 'default'}': set {CHANNEL_SECRET_ENV}")
+    with session_scope(engine) as session:
+        line, secret = channel_secret(session, settings, channel)
+    if line is None or secret is None:
+        where = f"[organisation.line] in the file of '{channel}'" if channel else CHANNEL_SECRET_ENV
+        return WebhookResult(404, f"no LINE channel '{channel or 'default'}' with a secret: set {where}")
     if not signature_ok(secret, body, signature):
         return WebhookResult(401, "missing or wrong X-Line-Signature")
     try:
@@ -90,7 +97,7 @@ def handle_webhook(engine: Engine, settings: Settings, body: bytes, signature: s
                 text = _act(session, event, channel, now, settings.base_url)
             if text and event.reply_token:
                 result.replies.append((event.reply_token, text))
-    _send_replies(settings, result.replies, api)
+    _send_replies(settings, line, result.replies, api)
     return result
 
 
@@ -202,10 +209,12 @@ def _alert_admins(session: Session, bound: Bound, event: str, now: datetime) -> 
     ], now)
 
 
-def _send_replies(settings: Settings, replies: list[tuple[str, str]], api: LineApi | None) -> None:
+def _send_replies(settings: Settings, line: LineChannel, replies: list[tuple[str, str]],
+                  api: LineApi | None) -> None:
+    """Reply through the channel the events came from (a reply token is only good with its own channel)."""
     if not replies:
         return
-    client = api or LineApi(settings)
+    client = api or api_for(settings, line)
     try:
         for token, text in replies:
             try:

@@ -49,6 +49,12 @@ def truncate_utf16(text: str, limit: int = MAX_TEXT_UTF16) -> str:
     return text  # unreachable: the text was longer than the limit
 
 
+def quota_spent(status: int | None, detail: str) -> bool:
+    """LINE's answer when the channel's monthly message quota is used up (429 "You have reached your
+    monthly limit."), as opposed to a rate limit (429 "Too many requests")."""
+    return status == 429 and "monthly limit" in detail.lower()
+
+
 def parse_line_destination(destination: str) -> str:
     """The user, group or room ID of a `line://` URL; a malformed one is a permanent error."""
     target = destination.removeprefix("line:").removeprefix("//").strip("/")
@@ -67,6 +73,10 @@ class LineNotifier(Notifier):
 
     scheme = "line"
 
+    def __init__(self, settings: Settings, session: requests.Session | None = None) -> None:
+        super().__init__(settings, session)
+        self._used: set[Secret] = set()  # every channel's token this notifier sent with: scrubbed from reasons
+
     @classmethod
     def destination_error(cls, url: str) -> str | None:
         if url == CONNECT_DESTINATION or LINE_ID.fullmatch(url.partition(":")[2].removeprefix("//")):
@@ -83,10 +93,11 @@ class LineNotifier(Notifier):
     def has_credentials(cls, settings: Settings) -> bool:
         return bool(settings.line_token)
 
-    def _token(self) -> Secret:
-        token = self.settings.line_token
+    def _token(self, name: str = "") -> Secret:
+        """The token of the channel named (an organisation's own official account), else the global one."""
+        name = name or self.settings.line_token_env
+        token = self.settings.secret(name)
         if not token:
-            name = self.settings.line_token_env
             raise DeliveryError(
                 f"no LINE channel access token: set {name} (or {name}_FILE) to the channel's token",
                 permanent=True,
@@ -95,17 +106,19 @@ class LineNotifier(Notifier):
         return token
 
     def _secrets(self) -> list[str | Secret | None]:
-        return [self.settings.line_token]
+        return [self.settings.line_token, *self._used]
 
     def _scope_of(self, status: int | None, detail: str) -> str:
         # One provider, one token: unreachable, 401, or a 403 about the token fails every recipient alike.
         # A 400 (invalid user) or another 403 (this recipient blocked the account) is the destination's.
+        # A 429 about the monthly limit is the channel's quota, spent for every recipient alike.
         token_refused = status == 401 or (status == 403 and "access token" in detail.lower())
-        return CHANNEL if status is None or token_refused else DESTINATION
+        return CHANNEL if status is None or token_refused or quota_spent(status, detail) else DESTINATION
 
     def send(self, destination: str, message: OutgoingMessage) -> Receipt:
         to = parse_line_destination(destination)
-        token = self._token()
+        token = self._token(message.line_token_env)
+        self._used.add(token)
         body = {
             "to": to,
             "messages": [flex_message(message, message.short_text)

@@ -21,12 +21,17 @@ MAX_REPLY_MESSAGES = 5
 
 
 class LineApi:
-    """One channel's API (token given, or the global one). The caller closes it."""
+    """One channel's API (the token given, else the one `token_env` names, else the global one). The
+    caller closes it."""
 
     def __init__(self, settings: Settings, token: Secret | None = None,
-                 session: requests.Session | None = None) -> None:
+                 session: requests.Session | None = None, *, basic_id: str | None = None,
+                 token_env: str | None = None) -> None:
         self.settings = settings
-        self.token = token if token is not None else settings.line_token
+        self.token_env = token_env or settings.line_token_env  # named in errors: the variable to set
+        # A channel named by its variable has that token or none: never another channel's.
+        self.token = token if token is not None else settings.secret(self.token_env)
+        self.basic_id = basic_id
         self._owns_session = session is None
         self.session = session or requests.Session()
 
@@ -43,7 +48,7 @@ class LineApi:
 
     def _call(self, method: str, path: str, what: str, **kwargs: Any) -> Any:
         if not self.token:
-            raise DeliveryError(f"{what}: no LINE channel access token: set {self.settings.line_token_env}",
+            raise DeliveryError(f"{what}: no LINE channel access token: set {self.token_env}",
                                 permanent=True)
         headers = {"Authorization": f"Bearer {self.token.reveal()}"}
         try:
@@ -70,8 +75,9 @@ class LineApi:
                    json={"replyToken": reply_token, "messages": messages[:MAX_REPLY_MESSAGES]})
 
     def add_friend_url(self) -> str:
-        """`https://line.me/R/ti/p/<basic ID>`: `LINE_BOT_BASIC_ID` when set, else asked of LINE."""
-        basic_id = self.settings.env.get("LINE_BOT_BASIC_ID") or str(
+        """`https://line.me/R/ti/p/<basic ID>`: the basic ID given (an organisation's file, or
+        `LINE_BOT_BASIC_ID` for the global channel) when set, else asked of LINE."""
+        basic_id = self.basic_id or str(
             self._call("GET", "/v2/bot/info", "LINE bot info").get("basicId", ""))
         if not basic_id:
             raise DeliveryError("LINE bot info carries no basicId: set LINE_BOT_BASIC_ID (e.g. @123abcde)",

@@ -6,7 +6,9 @@
   `x-line-accepted-request-id` and is not delivered again.
 - `POST /v2/bot/message/reply`: body validated (`ReplyMessageRequest`), replies recorded by token.
 - `GET /v2/bot/message/quota` (`quota_limit`: None is "none", else "limited") and
-  `/v2/bot/message/quota/consumption` (messages pushed plus `usage_offset`); `GET /v2/bot/info`.
+  `/v2/bot/message/quota/consumption` (messages pushed plus `usage_offset`), each answer checked against
+  `MessageQuotaResponse` / `QuotaConsumptionResponse`; a push beyond `quota_limit` answers 429 "You have
+  reached your monthly limit." and delivers nothing, as LINE does; `GET /v2/bot/info`.
 - Webhook events *to* the app, as LINE sends them: `webhook_request(...)` gives the body and the
   `X-Line-Signature` header (signed with the channel secret; `tamper=True` changes the body after
   signing), each event checked against `webhook.yml`; `send_webhook(url, ...)` posts it over HTTP.
@@ -68,6 +70,7 @@ class PlannedFailure:
     times: int
     retry_after: str | None
     body: dict[str, Any] | None
+    path: str | None = None  # only requests to this path (e.g. pushes, not quota reads)
 
 
 class FakeLineServer:
@@ -134,12 +137,22 @@ class FakeLineServer:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def fail_next(
-        self, status: int, times: int = 1, retry_after: float | str | None = None, body: dict[str, Any] | None = None
+        self, status: int, times: int = 1, retry_after: float | str | None = None, body: dict[str, Any] | None = None,
+        path: str | None = None,
     ) -> None:
-        """Answer the next `times` requests with `status` (and `Retry-After` when given)."""
+        """Answer the next `times` requests (to `path` when given) with `status` (and `Retry-After`)."""
         header = None if retry_after is None else str(retry_after)
         with self._lock:
-            self._failures.append(PlannedFailure(status, times, header, body))
+            self._failures.append(PlannedFailure(status, times, header, body, path))
+
+    @property
+    def consumption(self) -> int:
+        """Messages counted against this month's quota: those delivered, plus `usage_offset` (a month
+        already under way)."""
+        return len(self.delivered) + self.usage_offset
+
+    def quota_reads(self) -> int:
+        return sum(1 for r in self.requests if r.path == "/v2/bot/message/quota")
 
     @property
     def validation_failures(self) -> list[RecordedRequest]:
@@ -201,9 +214,9 @@ class FakeLineServer:
         return requests.post(url, data=body, headers=headers, timeout=timeout)
 
     # -- behaviour -------------------------------------------------------------------------------
-    def _planned_failure(self) -> PlannedFailure | None:
+    def _planned_failure(self, path: str) -> PlannedFailure | None:
         with self._lock:
-            if not self._failures:
+            if not self._failures or self._failures[0].path not in (None, path):
                 return None
             failure = self._failures[0]
             failure.times -= 1
@@ -223,15 +236,19 @@ class FakeLineServer:
                 {},
                 {"message": DEFAULT_ERRORS[401]} if not notify else {"status": 401, "message": "Invalid access token"},
             )
-        failure = self._planned_failure()
+        failure = self._planned_failure(rec.path)
         if failure is not None:
             headers = {"Retry-After": failure.retry_after} if failure.retry_after else {}
             return failure.status, headers, failure.body or {"message": DEFAULT_ERRORS.get(failure.status, "error")}
         if rec.method == "GET" and rec.path == "/v2/bot/message/quota":
             limit = self.quota_limit
-            return 200, {}, {"type": "none"} if limit is None else {"type": "limited", "value": limit}
+            body = {"type": "none"} if limit is None else {"type": "limited", "value": limit}
+            rec.validation_errors.extend(errors_for("MessageQuotaResponse", body))  # the fake checks itself
+            return 200, {}, body
         if rec.method == "GET" and rec.path == "/v2/bot/message/quota/consumption":
-            return 200, {}, {"totalUsage": len(self.delivered) + self.usage_offset}
+            body = {"totalUsage": self.consumption}
+            rec.validation_errors.extend(errors_for("QuotaConsumptionResponse", body))
+            return 200, {}, body
         if rec.method == "GET" and rec.path == "/v2/bot/info":
             return 200, {}, {"userId": BOT_USER_ID, "basicId": BOT_BASIC_ID, "displayName": "ITA Tracker",
                              "chatMode": "bot", "markAsReadMode": "auto"}
@@ -269,6 +286,9 @@ class FakeLineServer:
                 if seen is not None and now - seen[0] < RETRY_KEY_TTL:
                     headers = {"x-line-accepted-request-id": seen[1]}
                     return 409, headers, {"message": "The retry key is already accepted", "sentMessages": []}
+            if self.quota_limit is not None and self.consumption + len(rec.json["messages"]) > self.quota_limit:
+                return 429, {}, {"message": DEFAULT_ERRORS[429]}  # the month's quota is spent: nothing sent
+            if retry_key is not None:
                 self.accepted_keys[retry_key] = (now, request_id)
             for message in rec.json["messages"]:
                 self.delivered.append((rec.json["to"], _readable(message)))

@@ -34,6 +34,7 @@ from tracker.cli.common import (
 from tracker.domain.errors import TrackerError
 from tracker.domain.thaidate import BANGKOK
 from tracker.store.db import migrate, session_scope
+from tracker.store.line_quota import all_usage, describe, usage_of_org
 from tracker.store.outbox import QueuedReminder, list_messages
 from tracker.store.outbox_admin import retry_message
 from tracker.store.repo import first_fiscal_year
@@ -164,18 +165,24 @@ def cmd_outbox(args: argparse.Namespace, ctx: Context) -> int:
         return retry(ctx, args.id)
     with session_scope(ctx.engine()) as session:
         rows = list_messages(session, args.status, args.org, args.limit)
+        quotas = [usage_of_org(session, args.org)] if args.org else [(u.channel, u) for u in all_usage(session)]
     items = [{"id": r.id, "org": code, "kind": r.kind, "stage": r.stage, "recipient": r.recipient,
               "destination": mask_destination(r.destination), "status": r.status, "attempts": r.attempts,
               "send_after": r.send_after.isoformat(), "next_attempt_at": r.next_attempt_at.isoformat(),
               "sent_at": r.sent_at.isoformat() if r.sent_at else None, "last_error": r.last_error,
               "skip_reason": r.skip_reason, "subject": r.subject} for r, code in rows]
     if args.format == "json":
-        ctx.print_json({"messages": items})
+        ctx.print_json({"messages": items, "line_quota": [
+            {"channel": channel, "quota": u.quota if u else None, "used": u.used if u else None,
+             "percent": round(u.percent, 1) if u and u.percent is not None else None,
+             "read_at": u.checked_at.isoformat() if u else None} for channel, u in quotas]})
         return EXIT_OK
     table = [[str(r.id), code, r.kind, r.stage, r.recipient, mask_destination(r.destination), r.status,
               str(r.attempts), r.last_error or r.skip_reason or ""] for r, code in rows]
     ctx.print(render_table(["id", "org", "kind", "stage", "recipient", "destination", "status", "tries", "note"],
                            table, [8, 12, 8, 16, 24, 40, 10, 5, 60]))
+    for channel, found in quotas:
+        ctx.print(describe(channel, found))
     return EXIT_OK
 
 

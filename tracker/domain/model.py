@@ -111,6 +111,19 @@ class Action:
 
 
 @dataclass(frozen=True)
+class LineChannel:
+    """An organisation's own LINE official account: the names of the environment variables (or their
+    `_FILE` twins) holding its channel access token and channel secret, never the secrets themselves.
+    `channel` is how the service names it: the organisation's code, in `/line/webhook/<channel>`, in
+    bindings and in the quota table ("" is the global channel of LINE_CHANNEL_ACCESS_TOKEN)."""
+
+    channel: str
+    token_env: str
+    secret_env: str
+    basic_id: str = ""  # @123abcde for the add-friend link; asked of LINE when empty
+
+
+@dataclass(frozen=True)
 class Organisation:
     code: str
     name: str
@@ -124,6 +137,7 @@ class Organisation:
     closures: tuple[tuple[date, str], ...] = ()
     policy: ReminderPolicy = field(default_factory=ReminderPolicy)
     language: str = "th"
+    line: LineChannel | None = None  # its own LINE official account; None: the global channel
 
     @property
     def calendar(self) -> WorkCalendar:

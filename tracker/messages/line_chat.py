@@ -134,3 +134,26 @@ def item_due(due: date, lang: str = "th") -> str:
 def button_reply(key: str, item: str, lang: str = "th", day: date | None = None) -> str:
     table = ITEM_HEADLINES.get(lang, ITEM_HEADLINES["th"])
     return table[key].format(item=item, day=format_date(day, lang, style="weekday") if day else "")
+
+
+def render_quota_alert(org_name: str, channel: str, used: int, quota: int, lang: str = "th") -> RenderedMessage:
+    """The admins' alert when a LINE channel has used 80 % of its monthly message quota (`channel`: "" for
+    the shared account, else the organisation's own)."""
+    share = 100 * used // quota
+    if lang == "en":
+        which = "the shared LINE official account" if not channel else f"the LINE official account of {org_name}"
+        subject = f"[LINE quota {share}%] {used:,} of {quota:,} messages this month"
+        text = (f"{which} has sent {used:,} of its {quota:,} messages this month ({share}%).\n"
+                "When the quota is used up, LINE reminders go by the recipients' other destinations (e-mail) or"
+                " wait, listed in `tracker outbox`, until the quota allows. Raise the plan in LINE Official"
+                " Account Manager if needed.\n")
+    else:
+        which = "บัญชี LINE ทางการที่ใช้ร่วมกัน" if not channel else f"บัญชี LINE ทางการของ{org_name}"
+        subject = (f"[โควตา LINE ใช้ไปแล้ว {to_thai_digits(str(share))}%] "
+                   f"{to_thai_digits(f'{used:,}')} จาก {to_thai_digits(f'{quota:,}')} ข้อความในเดือนนี้")
+        text = (f"{which} ส่งข้อความไปแล้ว {to_thai_digits(f'{used:,}')} จากโควตา {to_thai_digits(f'{quota:,}')}"
+                f" ข้อความในเดือนนี้ (ร้อยละ {to_thai_digits(str(share))})\n"
+                "เมื่อโควตาหมด ระบบจะส่งแจ้งเตือนทางช่องทางอื่นของผู้รับ (อีเมล) หรือเก็บไว้รอจนกว่าโควตาจะพอ"
+                " (ดูได้ที่ `tracker outbox`) หากจำเป็นโปรดเพิ่มแพ็กเกจใน LINE Official Account Manager\n")
+    html = f"<p><strong>{escape(subject)}</strong></p><pre>{escape(text)}</pre>\n"
+    return RenderedMessage(subject, text, html, text.strip())

@@ -35,6 +35,7 @@ class OutgoingMessage:
     line_text: str | None = None
     lang: str = "th"
     items: tuple[ReminderItem, ...] = ()  # reminders only; most urgent first
+    line_token_env: str = ""  # LINE: the variable holding the token of the organisation's own channel
 
     @property
     def short_text(self) -> str:

@@ -92,6 +92,8 @@ def bind_with_code(session: Session, code: str, chat_kind: str, chat_id: str, ch
     row = session.scalar(select(LineConnectCodeRow).where(LineConnectCodeRow.code_hash == hash_code(code)))
     if row is None or row.used_at is not None or row.expires_at <= now:
         return None
+    if channel != channel_of_org(session, row.org_id):  # a user ID is only good with the channel that saw it
+        return None
     row.used_at = now
     binding = session.scalar(select(LineBindingRow).where(LineBindingRow.org_id == row.org_id,
                                                           LineBindingRow.contact == row.contact))
@@ -125,9 +127,11 @@ def disable_chat(session: Session, chat_id: str, channel: str, reason: str, now:
 
 
 def active_chats(session: Session, org_id: int) -> dict[str, str]:
-    """Contact name → bound chat ID, for the organisation's active bindings."""
+    """Contact name → bound chat ID, for the organisation's active bindings on its current channel (LINE
+    gives each official account its own user IDs: a chat bound through another channel cannot be pushed to)."""
     rows = session.execute(select(LineBindingRow.contact, LineBindingRow.chat_id).where(
-        LineBindingRow.org_id == org_id, LineBindingRow.disabled_at.is_(None)))
+        LineBindingRow.org_id == org_id, LineBindingRow.disabled_at.is_(None),
+        LineBindingRow.channel == channel_of_org(session, org_id)))
     return {contact: chat for contact, chat in rows}
 
 
@@ -164,6 +168,14 @@ def list_bindings(session: Session, org_code: str) -> list[BindingInfo]:
             out.append(BindingInfo(c.name, c.kind, c.unit_code, status, b.chat_kind, b.chat_id,
                                    b.disabled_at or b.bound_at, b.disabled_reason))
     return out
+
+
+def channel_of_org(session: Session, org_id: int) -> str:
+    """The channel an organisation's chats are bound through: its code when it has its own official
+    account, else "" (the global channel)."""
+    code, own = session.execute(select(OrganisationRow.code, OrganisationRow.line_channel)
+                                .where(OrganisationRow.id == org_id)).one()
+    return str(code) if own else ""
 
 
 def first_delivery(session: Session, event_id: str, channel: str, kind: str, now: datetime) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tracker.store.models import Base
@@ -75,3 +75,17 @@ class ReminderSnoozeRow(Base):
     recipient: Mapped[str] = mapped_column(String(255))
     until: Mapped[date] = mapped_column(Date)
     created_at: Mapped[datetime]
+
+
+class LineQuotaRow(Base):
+    """A LINE channel's monthly message quota and consumption as last read from LINE (`checked_at`),
+    plus the pushes this service made since; `alerted_month` (YYYY-MM) is the month the admins were
+    told it reached 80 %, so that they are told once per channel and month, across runs and restarts."""
+
+    __tablename__ = "line_quota"
+
+    channel: Mapped[str] = mapped_column(String(64), primary_key=True)  # "" = the global channel
+    quota: Mapped[int | None] = mapped_column(Integer, nullable=True)  # None: LINE sets no limit
+    used: Mapped[int] = mapped_column(Integer, default=0)
+    checked_at: Mapped[datetime]
+    alerted_month: Mapped[str] = mapped_column(String(7), default="")

@@ -74,6 +74,9 @@ class OrganisationRow(Base):
     source: Mapped[str] = mapped_column(Text, default="")
     config_hash: Mapped[str] = mapped_column(String(64), default="")
     updated_at: Mapped[datetime]
+    # Its own LINE official account: {"token_env", "secret_env", "basic_id"} (names, never secrets); None
+    # for the global channel.
+    line_channel: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
     units: Mapped[list[UnitRow]] = relationship(back_populates="organisation", order_by="UnitRow.position")
     contacts: Mapped[list[ContactRow]] = relationship(order_by="ContactRow.position", cascade="all, delete-orphan")

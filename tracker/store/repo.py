@@ -15,7 +15,16 @@ from sqlalchemy.orm import Session
 
 from config.model import OrgConfig
 from tracker.domain.errors import NotFoundError
-from tracker.domain.model import Action, Contact, Measure, Obligation, Organisation, ReminderPolicy, Unit
+from tracker.domain.model import (
+    Action,
+    Contact,
+    LineChannel,
+    Measure,
+    Obligation,
+    Organisation,
+    ReminderPolicy,
+    Unit,
+)
 from tracker.domain.rules import Occurrence, rule_from_dict
 from tracker.domain.status import attribute_actions
 from tracker.store import audit
@@ -91,7 +100,10 @@ def sync_organisation(session: Session, cfg: OrgConfig, now: datetime, through_f
     values = dict(name=org.name, district=org.district, province=org.province, fiscal_year=org.fiscal_year,
                   language=org.language, policy=policy_to_json(org.policy),
                   closures=[[d.isoformat(), name] for d, name in org.closures], source=str(cfg.source),
-                  config_hash=config_hash(cfg))
+                  config_hash=config_hash(cfg),
+                  line_channel=None if org.line is None else {"token_env": org.line.token_env,
+                                                              "secret_env": org.line.secret_env,
+                                                              "basic_id": org.line.basic_id})
     if row is None:
         row = OrganisationRow(code=org.code, updated_at=now, **values)
         session.add(row)
@@ -317,8 +329,16 @@ def load_organisation(session: Session, code: str) -> Organisation:
         code=row.code, name=row.name, district=row.district, province=row.province, fiscal_year=row.fiscal_year,
         units=units, executives=people("executive"), admins=people("admin"), measures=tuple(measures),
         closures=tuple((date.fromisoformat(d), name) for d, name in row.closures),
-        policy=policy_from_json(row.policy), language=row.language,
+        policy=policy_from_json(row.policy), language=row.language, line=line_channel_of(row),
     )
+
+
+def line_channel_of(row: OrganisationRow) -> LineChannel | None:
+    """The organisation's own LINE channel as its file configured it, or None (the global channel)."""
+    found = row.line_channel
+    if not found:
+        return None
+    return LineChannel(row.code, str(found["token_env"]), str(found["secret_env"]), str(found.get("basic_id", "")))
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from jobs.line_connect import ConnectCode, connect_code
 from notifiers.registry import mask_destination
 from tracker.domain.thaidate import BANGKOK
 from tracker.store.line_links import NotConnectable, list_bindings
+from tracker.store.line_quota import usage_of_org
 from tracker.store.links import LinkRefused
 from tracker.store.repo import load_organisation
 from tracker.web import appctx
@@ -42,8 +43,10 @@ def _page(org: str, issued: tuple[str, ConnectCode] | None = None, status: int =
     with appctx.session() as session:
         organisation = load_organisation(session, org)
         found = list_bindings(session, org)
+        channel, quota = usage_of_org(session, org)
     rows = [(b, mask_destination(f"line://{b.chat_id}") if b.chat_id else "") for b in found]
-    return render_template("line/admin.html", org=organisation, rows=rows, issued=issued), status
+    return render_template("line/admin.html", org=organisation, rows=rows, issued=issued, channel=channel,
+                           quota=quota), status
 
 
 @bp.get("/admin/<org>/line")
