@@ -42,6 +42,7 @@ from tests.fakes.line_schema import WEBHOOK, errors_for, validator
 BOT_USER_ID = "U" + "b07" * 10 + "ab"
 BOT_BASIC_ID = "@ita-test"
 RETRY_KEY_TTL = 24 * 3600.0
+QUOTA_PATHS = ("/v2/bot/message/quota",)
 MAX_TEXT_UTF16 = 5000
 LINE_ID = re.compile(r"[UCR][0-9a-f]{32}")
 DEFAULT_ERRORS = {
@@ -140,7 +141,8 @@ class FakeLineServer:
         self, status: int, times: int = 1, retry_after: float | str | None = None, body: dict[str, Any] | None = None,
         path: str | None = None,
     ) -> None:
-        """Answer the next `times` requests (to `path` when given) with `status` (and `Retry-After`)."""
+        """Answer the next `times` requests (to `path` when given; else any but the quota reads) with
+        `status` (and `Retry-After`)."""
         header = None if retry_after is None else str(retry_after)
         with self._lock:
             self._failures.append(PlannedFailure(status, times, header, body, path))
@@ -216,7 +218,10 @@ class FakeLineServer:
     # -- behaviour -------------------------------------------------------------------------------
     def _planned_failure(self, path: str) -> PlannedFailure | None:
         with self._lock:
-            if not self._failures or self._failures[0].path not in (None, path):
+            # Failures programmed without a path are for what a test sends; a dispatcher reads the quota
+            # first, and that housekeeping must not use them up (name the quota path to fail it).
+            wanted = self._failures[0].path if self._failures else None
+            if not self._failures or (wanted is None and path.startswith(QUOTA_PATHS)) or wanted not in (None, path):
                 return None
             failure = self._failures[0]
             failure.times -= 1
