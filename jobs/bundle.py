@@ -9,6 +9,10 @@ sending and is replaced sends the very same bundle with the same provider idempo
 409), so the never-sent-twice guarantee holds for the bundle. A deadline logged done before the claim is
 cancelled and never joins; an empty bundle cannot exist. A lone reminder is sent exactly as before,
 under its own key.
+
+A reminder planned after its recipient's message of the day went out by that destination does not make a
+second message: it waits for the next working day's send hour and goes in that day's message. Rows are
+never added or merged into a bundle already sent, so never-sent-twice is untouched.
 """
 
 from __future__ import annotations
@@ -17,18 +21,22 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime, time, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jobs.outcomes import Outcome, message_of
 from tracker.domain.line_webhook import postback_data
 from tracker.domain.model import LineChannel
-from tracker.domain.thaidate import to_thai_digits
+from tracker.domain.thaidate import BANGKOK, to_thai_digits
+from tracker.domain.workdays import WorkCalendar
 from tracker.messages.line_chat import item_due, item_headline
 from tracker.messages.outgoing import OutgoingMessage, ReminderItem
-from tracker.store.outbox_bundles import Facts, bundle_facts, set_bundle_key
-from tracker.store.outbox_claims import Claimed, set_aside
+from tracker.store.models import OrganisationRow
+from tracker.store.outbox_bundles import Facts, bundle_facts, sent_earlier_today, set_bundle_key
+from tracker.store.outbox_claims import Claimed, defer, set_aside
+from tracker.store.repo import policy_from_json
 from tracker.store.snoozes import snoozed_until
 
 URGENCY = ("escalation", "overdue", "due", "before")  # stage kinds, most urgent first
@@ -78,6 +86,7 @@ def bundles(session: Session, claimed: list[Claimed], owner: str, today: date,
             continue
         groups[("kept", f.bundle_key) if f.bundle_key else ("new", str(c.org_id), c.recipient, c.destination)].append(c)
     out = [Bundle(c, (c,)) for c in claimed if c.kind != "reminder"]
+    groups = _one_a_day(session, groups, owner, today)
     for (origin, *_), members in groups.items():
         members.sort(key=lambda c: urgency(facts[c.id].stage, facts[c.id].due))
         key = str(facts[members[0].id].bundle_key) if origin == "kept" else bundle_key(members)
@@ -88,6 +97,40 @@ def bundles(session: Session, claimed: list[Claimed], owner: str, today: date,
                  if members[0].destination.startswith("line") else ())
         out.append(Bundle(combined(members, key), tuple(members), items))
     return out
+
+
+WAIT_REASON = ("waits for the next working day's message: this recipient already had a reminder message"
+               " by this destination today (one message a day)")
+
+
+def _one_a_day(session: Session, groups: dict[tuple[str, ...], list[Claimed]], owner: str,
+               today: date) -> dict[tuple[str, ...], list[Claimed]]:
+    """The groups that may go today. A new group whose recipient and destination already had their message
+    today (planned after it went: a file edited at noon, a hand-over, a catch-up) is not a second message:
+    it waits, pending without costing an attempt, until the next working day's send hour, where it joins
+    that day's message. A group already given a bundle key (a retry of a message) always goes."""
+    new = [c.id for (origin, *_), members in groups.items() if origin == "new" for c in members]
+    start = datetime.combine(today, time(0), tzinfo=BANGKOK)
+    early = sent_earlier_today(session, new, start, start + timedelta(days=1))
+    if not early:
+        return groups
+    kept: dict[tuple[str, ...], list[Claimed]] = {}
+    for key, members in groups.items():
+        if key[0] == "new" and any(m.id in early for m in members):
+            defer(session, [m.id for m in members], owner, _next_send(session, members[0].org_id, today),
+                  WAIT_REASON)
+        else:
+            kept[key] = members
+    return kept
+
+
+def _next_send(session: Session, org_id: int, today: date) -> datetime:
+    """The organisation's next working day after `today`, at its `send_from`."""
+    policy, closures = session.execute(select(OrganisationRow.policy, OrganisationRow.closures)
+                                       .where(OrganisationRow.id == org_id)).one()
+    calendar = WorkCalendar.with_closures((date.fromisoformat(d), name) for d, name in closures or [])
+    day = calendar.next_working_day(today + timedelta(days=1))
+    return datetime.combine(day, policy_from_json(policy).send_from, tzinfo=BANGKOK)
 
 
 def _item(f: Facts, claimed: Claimed, today: date, secret: str | None) -> ReminderItem:

@@ -59,7 +59,8 @@ MAX_ATTEMPTS = 8
 
 
 class Sender(Protocol):
-    """What the dispatcher needs from `notifiers.registry.Notifiers` (tests may pass a recorder)."""
+    """What the dispatcher needs from `notifiers.registry.Notifiers` (tests may pass a recorder). A sender
+    that also has `line_quota(token_env)` (Notifiers does) gets LINE's monthly quota checked before pushes."""
 
     settings: Settings
 
@@ -194,7 +195,7 @@ def run_once(engine: Engine, now: datetime, notifiers: Sender, owner: str, *, le
     pace = SendPace(workers, lease_seconds, notifiers.settings.http_timeout_seconds, rate_limits)
     in_flight: dict[Future[list[Outcome]], Bundle] = {}
     pauses = ChannelPauses()
-    quota = QuotaGate(factory, notifiers.settings, owner)
+    quota = QuotaGate(factory, notifiers.settings, owner, getattr(notifiers, "line_quota", None))
     heartbeat = lease_seconds / 3
     renewed = time.monotonic()
     exhausted = False

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -25,7 +26,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
 from jobs.bundle import Bundle
-from jobs.line_channels import api_for
 from jobs.outcomes import Outcome
 from notifiers.base import DeliveryError
 from notifiers.line import quota_spent
@@ -41,6 +41,7 @@ from tracker.store.outbox import NewMessage, destination_hash, enqueue, natural_
 from tracker.store.outbox_claims import defer, set_aside
 
 log = logging.getLogger(__name__)
+QuotaReader = Callable[[str], tuple[int | None, int]]  # token variable → (monthly quota or None, used)
 QUOTA_CACHE_SECONDS = 600.0  # LINE's quota and consumption are read again after ten minutes
 ALERT_SHARE = 0.8
 
@@ -52,8 +53,10 @@ def _aware(value: datetime) -> datetime:
 class QuotaGate:
     """One dispatch run's view of its LINE channels' quotas (used from the run's main thread)."""
 
-    def __init__(self, factory: sessionmaker[Session], settings: Settings, owner: str) -> None:
-        self.factory, self.settings, self.owner = factory, settings, owner
+    def __init__(self, factory: sessionmaker[Session], settings: Settings, owner: str,
+                 reader: QuotaReader | None) -> None:
+        """`reader(token_env)` asks LINE for (quota, used); None (a sender that only records) checks nothing."""
+        self.factory, self.settings, self.owner, self.reader = factory, settings, owner, reader
         self.known: dict[str, Usage | None] = {}
         self.channels: dict[int, LineChannel] = {}  # organisation id → the channel its LINE messages took
 
@@ -65,7 +68,7 @@ class QuotaGate:
         pushes: Counter[str] = Counter()
         orgs: dict[str, set[int]] = {}
         for b in claimed:
-            if b.line is None or not self._has_token(b.line):
+            if self.reader is None or b.line is None or not self._has_token(b.line):
                 kept.append(b)
                 continue
             self.channels[b.lead.org_id] = b.line
@@ -114,9 +117,9 @@ class QuotaGate:
         if stored is not None and now - _aware(stored.checked_at) < timedelta(seconds=QUOTA_CACHE_SECONDS):
             self.known[line.channel] = stored
             return stored
+        assert self.reader is not None
         try:
-            with api_for(self.settings, line) as api:
-                quota, used = api.quota()
+            quota, used = self.reader(line.token_env)
         except DeliveryError as exc:
             log.warning("LINE quota of channel '%s' not read: %s", line.channel or "default", exc.reason)
             self.known[line.channel] = stored

@@ -128,6 +128,13 @@ class Notifiers:
     def send(self, destination: str, message: OutgoingMessage) -> Receipt:
         return self.for_url(destination).send(destination, message)
 
+    def line_quota(self, token_env: str) -> tuple[int | None, int]:
+        """The monthly quota (None: no limit) and this month's consumption of the LINE channel whose
+        token `token_env` names; raises DeliveryError when LINE cannot say."""
+        from notifiers.line_api import LineApi
+
+        return LineApi(self.settings, session=self.session, token_env=token_env).quota()
+
     def close(self) -> None:
         for notifier in self._instances.values():
             notifier.close()

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from tracker.store.models import ObligationRow, OccurrenceRow, OrganisationRow, OutboxRow
 from tracker.store.outbox_claims import claimable
@@ -58,6 +58,22 @@ def bundle_facts(session: Session, ids: Sequence[int]) -> dict[int, Facts]:
              .where(OutboxRow.id.in_(list(ids))))
     return {row[0]: Facts(row[1], row[2], row[3], row[4], row[5] or "", row[6] or "", row[7])
             for row in session.execute(query)}
+
+
+def sent_earlier_today(session: Session, ids: Sequence[int], day_start: datetime, day_end: datetime) -> set[int]:
+    """Those of the reminder rows `ids` whose recipient and destination already got another reminder
+    message between `day_start` and `day_end` (sent, or in flight under another dispatcher's lease)."""
+    if not ids:
+        return set()
+    other = aliased(OutboxRow)
+    query = (select(OutboxRow.id).join(other, and_(
+        other.org_id == OutboxRow.org_id, other.recipient == OutboxRow.recipient,
+        other.destination == OutboxRow.destination, other.kind == "reminder", other.id != OutboxRow.id,
+        or_(other.bundle_key.is_(None), OutboxRow.bundle_key.is_(None), other.bundle_key != OutboxRow.bundle_key),
+        or_(and_(other.status == "sent", other.sent_at >= day_start, other.sent_at < day_end),
+            and_(other.status == "leased", other.bundle_key.is_not(None), other.id.not_in(list(ids))))))
+        .where(OutboxRow.id.in_(list(ids))).distinct())
+    return set(session.scalars(query))
 
 
 def set_bundle_key(session: Session, ids: Sequence[int], key: str, owner: str) -> None:
