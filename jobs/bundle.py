@@ -108,10 +108,11 @@ def _one_a_day(session: Session, groups: dict[tuple[str, ...], list[Claimed]], o
     """The groups that may go today. A new group whose recipient and destination already had their message
     today (planned after it went: a file edited at noon, a hand-over, a catch-up) is not a second message:
     it waits, pending without costing an attempt, until the next working day's send hour, where it joins
-    that day's message. A group already given a bundle key (a retry of a message) always goes."""
+    that day's message. A group already given a bundle key (a retry of a message) always goes, and does
+    not hold back a new group claimed with it (a message delayed by a failure is not today's message)."""
     new = [c.id for (origin, *_), members in groups.items() if origin == "new" for c in members]
     start = datetime.combine(today, time(0), tzinfo=BANGKOK)
-    early = sent_earlier_today(session, new, start, start + timedelta(days=1))
+    early = sent_earlier_today(session, new, owner, start, start + timedelta(days=1))
     if not early:
         return groups
     kept: dict[tuple[str, ...], list[Claimed]] = {}

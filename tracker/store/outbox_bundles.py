@@ -60,7 +60,8 @@ def bundle_facts(session: Session, ids: Sequence[int]) -> dict[int, Facts]:
             for row in session.execute(query)}
 
 
-def sent_earlier_today(session: Session, ids: Sequence[int], day_start: datetime, day_end: datetime) -> set[int]:
+def sent_earlier_today(session: Session, ids: Sequence[int], owner: str, day_start: datetime,
+                       day_end: datetime) -> set[int]:
     """Those of the reminder rows `ids` whose recipient and destination already got another reminder
     message between `day_start` and `day_end` (sent, or in flight under another dispatcher's lease)."""
     if not ids:
@@ -71,7 +72,7 @@ def sent_earlier_today(session: Session, ids: Sequence[int], day_start: datetime
         other.destination == OutboxRow.destination, other.kind == "reminder", other.id != OutboxRow.id,
         or_(other.bundle_key.is_(None), OutboxRow.bundle_key.is_(None), other.bundle_key != OutboxRow.bundle_key),
         or_(and_(other.status == "sent", other.sent_at >= day_start, other.sent_at < day_end),
-            and_(other.status == "leased", other.bundle_key.is_not(None), other.id.not_in(list(ids))))))
+            and_(other.status == "leased", other.bundle_key.is_not(None), other.lease_owner != owner))))
         .where(OutboxRow.id.in_(list(ids))).distinct())
     return set(session.scalars(query))
 
