@@ -5,11 +5,12 @@
     BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:55432/postgres python -m bench.bench_web
 
 Builds the database as `bench_reminders` does (bench/national_db.py), starts `gunicorn` on loopback
-(`--workers`, `--threads`), signs a viewer in, and runs `--clients` threads for `--seconds`, each cycling
-through the four requests an office makes most: the organisation board, an obligation page, the
-national overview and an action POST (a different organisation's obligation each time, through the JSON
-API, i.e. `store.actions.log_action`, the function every channel uses). Prints p50/p95 per request, the
-request rate and the errors. Targets on a 2-core machine: board p95 < 200 ms, action POST p95 < 300 ms,
+(`--workers`, `--threads`), signs org00001's admin and a national viewer in (the session cookies a
+one-time link leaves), and runs `--clients` threads for `--seconds`, each cycling through four requests:
+the organisation board and an obligation page (the admin's, a different obligation each time), the
+national overview of all organisations (the viewer's) and an action POST (through the JSON API, i.e.
+`store.actions.log_action`, the function every channel uses). Prints p50/p95 per request, the request
+rate and the errors. Targets on a 2-core machine: board p95 < 200 ms, action POST p95 < 300 ms,
 no errors.
 """
 
@@ -27,7 +28,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,7 +40,7 @@ from bench import national_db
 from tracker.store.db import open_engine, session_scope
 from tracker.store.secrets_store import create_api_token
 
-Request = Callable[[requests.Session, int], requests.Response]
+Request = Callable[[dict[str, requests.Session], int], requests.Response]
 
 
 def free_port() -> int:
@@ -67,6 +68,13 @@ def api_token(url: str, org: str) -> str:
 
 SECRET = "bench-secret-key"
 ADMIN = "mailto:a1@ex.go.th"  # org00001's admin in bench/national_db.py
+VIEWER = "mailto:viewer@nacc.example.go.th"  # a national viewer (TRACKER_VIEWERS), for the overview
+VIEWERS_TOML = f'''
+[[viewers]]
+name = "national viewer"
+scope = "national"
+destinations = ["{VIEWER}"]
+'''
 
 
 def session_cookie(secret: str, destination: str = ADMIN) -> str:
@@ -77,28 +85,30 @@ def session_cookie(secret: str, destination: str = ADMIN) -> str:
     return str(serializer.dumps({"_user_id": destination, "_fresh": True}))
 
 
-def page_urls(base: str, org: str) -> dict[str, str]:
-    """The pages to load, by the app's own routes: the boards when the app has them, else the JSON API's
-    occurrence list (the same status query) and the obligation's history page."""
+PAGES = (  # name, the boards blueprint's endpoint, its values ({i}: a different obligation each time), who reads
+    ("org board", "boards.org_board", {"org": "org00001"}, "admin"),
+    ("obligation page", "boards.obligation_page", {"org": "org00001", "code": "X{i}"}, "admin"),
+    ("national overview", "boards.overview_page", {}, "viewer"),
+)
+
+
+def page_urls(base: str) -> dict[str, tuple[str, str]]:
+    """name → (URL, who reads it), from the app's own routes: a renamed endpoint stops the bench (it used
+    to fall back silently to other pages, and so never measured the overview)."""
     from config.settings import Settings
     from tracker.web import create_app
 
     app = create_app(Settings.from_env({"TRACKER_SECRET_KEY": SECRET, "DATABASE_URL": "sqlite://"}))
     rules = {rule.endpoint: rule.rule for rule in app.url_map.iter_rules()}
-    found: dict[str, str] = {}
-    for name, endpoint, values in (("org board", "boards.organisation", {"org": org}),
-                                   ("obligation page", "boards.obligation", {"org": org, "code": "X{i}"}),
-                                   ("overview", "boards.overview", {})):
-        if endpoint in rules:
-            found[name] = base + _fill(rules[endpoint], values)
-    found.setdefault("org board (API)", f"{base}/api/v1/organisations/{org}/occurrences")
-    found.setdefault("obligation page", f"{base}/trail/{org}/obligations/X{{i}}")
-    return found
+    missing = [endpoint for _, endpoint, _, _ in PAGES if endpoint not in rules]
+    if missing:
+        raise SystemExit(f"the app has no endpoint {', '.join(missing)}: update PAGES in bench/bench_web.py")
+    return {name: (base + _fill(rules[endpoint], values), who) for name, endpoint, values, who in PAGES}
 
 
-def getter(url: str, headers: dict[str, str]) -> Request:
-    """A GET of `url`, with `{i}` standing for a different obligation each time."""
-    return lambda session, i: session.get(url.replace("{i}", str(i % 40)), headers=headers, timeout=30)
+def getter(url: str, who: str) -> Request:
+    """A GET of `url` by `who`'s session, with `{i}` standing for a different obligation each time."""
+    return lambda sessions, i: sessions[who].get(url.replace("{i}", str(i % 40)), timeout=30)
 
 
 def _fill(rule: str, values: dict[str, str]) -> str:
@@ -108,11 +118,16 @@ def _fill(rule: str, values: dict[str, str]) -> str:
 
 
 def start_gunicorn(url: str, data_dir: Path, port: int, workers: int, threads: int) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, DATABASE_URL=url, TRACKER_DATA_DIR=str(data_dir), TRACKER_SECRET_KEY="bench-secret-key",
-               TRACKER_BASE_URL=f"http://127.0.0.1:{port}")
+    viewers = data_dir / "viewers.toml"
+    viewers.write_text(VIEWERS_TOML, encoding="utf-8")
+    env = dict(os.environ, DATABASE_URL=url, TRACKER_DATA_DIR=str(data_dir), TRACKER_SECRET_KEY=SECRET,
+               TRACKER_BASE_URL=f"http://127.0.0.1:{port}", TRACKER_VIEWERS=str(viewers))
     gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
     cmd = [gunicorn, "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads),
-           "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--backlog", "256", "tracker.web.wsgi:app"]
+           "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--backlog", "256",
+           # pooled connections stay open between requests (gunicorn closes idle ones after 2 s by default,
+           # and a client reusing one at that moment gets a reset, not an answer)
+           "--keep-alive", "30", "tracker.web.wsgi:app"]
     process = subprocess.Popen(cmd, env=env)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -127,16 +142,30 @@ def start_gunicorn(url: str, data_dir: Path, port: int, workers: int, threads: i
     raise RuntimeError("gunicorn did not answer within 120 s")
 
 
+def server_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by gunicorn's master `pid` and its live workers, from /proc:
+    a figure that does not depend on what else the machine is running, unlike latency."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(stat.parent.name) == pid or int(fields[1]) == pid:  # fields[1]: the parent's pid
+            total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def run_load(requests_by_name: dict[str, Request], clients: int, seconds: float,
-             prepare: Callable[[requests.Session], None]) -> dict[str, list[tuple[float, bool, int]]]:
+             prepare: Callable[[], dict[str, requests.Session]]) -> dict[str, list[tuple[float, bool, int]]]:
     results: dict[str, list[tuple[float, bool, int]]] = defaultdict(list)
+    failures: Counter[str] = Counter()
     lock = threading.Lock()
     stop_at = time.monotonic() + seconds
     counter = itertools.count()
 
     def client(index: int) -> None:
-        session = requests.Session()
-        prepare(session)
+        sessions = prepare()
         names = list(requests_by_name)
         turn = index
         while time.monotonic() < stop_at:
@@ -144,20 +173,25 @@ def run_load(requests_by_name: dict[str, Request], clients: int, seconds: float,
             turn += 1
             started = time.perf_counter()
             try:
-                response = requests_by_name[name](session, next(counter))
+                response = requests_by_name[name](sessions, next(counter))
                 ok, status = response.status_code < 400, response.status_code
-            except requests.RequestException:
+            except requests.RequestException as exc:
                 ok, status = False, 0
+                with lock:
+                    failures[type(exc).__name__] += 1
             elapsed = time.perf_counter() - started
             with lock:
                 results[name].append((elapsed, ok, status))
-        session.close()
+        for session in sessions.values():
+            session.close()
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    if failures:
+        print("requests that got no answer (status 0): " + ", ".join(f"{n} {k}" for k, n in failures.items()))
     return results
 
 
@@ -207,26 +241,34 @@ def main(argv: list[str] | None = None) -> int:
     base = f"http://127.0.0.1:{port}"
     server = start_gunicorn(url, data_dir, port, args.workers, args.threads)
     auth = {"Authorization": f"Bearer {token}"}
-    cookie = session_cookie(os.environ.get("TRACKER_SECRET_KEY", SECRET))
+    cookies = {"admin": session_cookie(SECRET, ADMIN), "viewer": session_cookie(SECRET, VIEWER)}
     try:
-        pages = page_urls(base, org)
-        requests_by_name: dict[str, Request] = {
-            name: getter(url, auth if "/api/" in url else {}) for name, url in pages.items()}
-        requests_by_name["action POST"] = lambda s, i: s.post(
+        pages = page_urls(base)
+        requests_by_name: dict[str, Request] = {name: getter(url, who) for name, (url, who) in pages.items()}
+        requests_by_name["action POST"] = lambda s, i: s["api"].post(
             f"{base}/api/v1/organisations/{org}/actions", headers=auth, timeout=30,
             json={"obligation": f"X{i % 40}", "date": "2023-03-01", "evidence": f"https://{org}.example.go.th/{i}"})
         if args.only:
             requests_by_name = {k: v for k, v in requests_by_name.items() if k in args.only}
-        for name, url in pages.items():
-            print(f"{name}: {url}")
+        for name, (url, who) in pages.items():
+            print(f"{name}: {url} (as {who})")
+        before_load = " ".join(f"{v:.2f}" for v in os.getloadavg())
 
-        def prepare(session: requests.Session) -> None:
-            session.cookies.set("session", cookie, domain="127.0.0.1")
+        def prepare() -> dict[str, requests.Session]:
+            sessions = {who: requests.Session() for who in ("admin", "viewer", "api")}
+            for who, cookie in cookies.items():
+                sessions[who].cookies.set("session", cookie, domain="127.0.0.1")
+            return sessions
 
         print(f"gunicorn: {args.workers} workers × {args.threads} threads; {args.clients} clients for"
               f" {args.seconds:.0f} s")
+        cpu_before = server_cpu_seconds(server.pid)
         results = run_load(requests_by_name, args.clients, args.seconds, prepare)
-        met = report(results, args.seconds, {"org board": 200, "org board (API)": 200, "action POST": 300})
+        cpu = server_cpu_seconds(server.pid) - cpu_before
+        served = sum(len(r) for r in results.values())
+        print(f"server CPU: {cpu:.1f} s for {served} requests = {1000 * cpu / max(served, 1):.1f} ms a request"
+              f" (load average before: {before_load})")
+        met = report(results, args.seconds, {"org board": 200, "action POST": 300})
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)

@@ -19,6 +19,7 @@ from tracker.domain.model import ReminderPolicy
 from tracker.domain.rules import DueRule, FiscalYearRule, Frequency, MonthRule, RecurringRule
 from tracker.domain.workdays import WorkCalendar
 from tracker.store.db import migrate, open_engine
+from tracker.store.models import address_key
 from tracker.store.repo import policy_to_json
 
 FY = 2566
@@ -52,7 +53,8 @@ def _rows(orgs: int, per_org: int) -> dict[str, tuple[Sequence[str], Iterator[tu
 
     def organisations() -> Iterator[tuple[Any, ...]]:
         for o in range(1, orgs + 1):
-            yield (o, f"org{o:05d}", f"อปท. {o}", "อำเภอ", "จังหวัด", FY, "th", policy, "[]", "", "", NOW)
+            # A synced organisation carries its configuration's hash (the web caches organisations by it).
+            yield (o, f"org{o:05d}", f"อปท. {o}", "อำเภอ", "จังหวัด", FY, "th", policy, "[]", "", f"{o:064x}", NOW)
 
     def units() -> Iterator[tuple[Any, ...]]:
         for o in range(1, orgs + 1):
@@ -71,6 +73,13 @@ def _rows(orgs: int, per_org: int) -> dict[str, tuple[Sequence[str], Iterator[tu
             for pos, (kind, unit, name, role, dests) in enumerate(people):
                 cid += 1
                 yield (cid, o, kind, unit, name, role, "", json.dumps(dests), pos)
+                addresses.extend((cid, address_key(d)) for d in dests)
+
+    addresses: list[tuple[int, str]] = []  # filled as the contacts are written (they come first)
+
+    def contact_addresses() -> Iterator[tuple[Any, ...]]:
+        for i, (cid, address) in enumerate(addresses, start=1):
+            yield (i, cid, address)
 
     def measures() -> Iterator[tuple[Any, ...]]:
         for o in range(1, orgs + 1):
@@ -99,6 +108,7 @@ def _rows(orgs: int, per_org: int) -> dict[str, tuple[Sequence[str], Iterator[tu
         "units": (("id", "org_id", "code", "name", "position", "active"), units()),
         "contacts": (("id", "org_id", "kind", "unit_code", "name", "role", "title", "destinations", "position"),
                      contacts()),
+        "contact_addresses": (("id", "contact_id", "address"), contact_addresses()),
         "measures": (("id", "org_id", "code", "title", "unit_code", "oit", "steps", "position", "active"), measures()),
         "obligations": (("id", "org_id", "measure_id", "code", "title", "unit_code", "rule", "policy", "done_when",
                          "position", "active"), obligations()),

@@ -112,6 +112,26 @@ class ContactRow(Base):
     destinations: Mapped[list[Any]] = mapped_column(JSON)
     position: Mapped[int] = mapped_column(Integer, default=0)
 
+    addresses: Mapped[list[ContactAddressRow]] = relationship(cascade="all, delete-orphan")
+
+
+def address_key(destination: str) -> str:
+    """How a destination is looked up: e-mail addresses without case (`mailto:` is case-insensitive in
+    practice), LINE IDs and the rest exactly."""
+    return destination.lower() if destination.lower().startswith("mailto:") else destination
+
+
+class ContactAddressRow(Base):
+    """One destination of a contact, as `address_key` normalises it: signing in finds a person's contacts
+    by an index lookup instead of reading every contact in the country (the JSON list cannot be indexed
+    portably). Written with the contact by `store.repo`, replaced with it."""
+
+    __tablename__ = "contact_addresses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
+    address: Mapped[str] = mapped_column(String(512), index=True)
+
 
 class MeasureRow(Base):
     __tablename__ = "measures"

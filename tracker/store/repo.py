@@ -30,12 +30,14 @@ from tracker.domain.status import attribute_actions
 from tracker.store import audit
 from tracker.store.models import (
     ActionRow,
+    ContactAddressRow,
     ContactRow,
     MeasureRow,
     ObligationRow,
     OccurrenceRow,
     OrganisationRow,
     UnitRow,
+    address_key,
 )
 
 # ---------------------------------------------------------------- policy codec
@@ -153,7 +155,8 @@ def _sync_contacts(session: Session, org_row: OrganisationRow, org: Organisation
     wanted += [("executive", None, c) for c in org.executives] + [("admin", None, c) for c in org.admins]
     org_row.contacts = [
         ContactRow(org_id=org_row.id, kind=kind, unit_code=unit, name=c.name, role=c.role, title=c.title,
-                   destinations=list(c.destinations), position=i)
+                   destinations=list(c.destinations), position=i,
+                   addresses=[ContactAddressRow(address=a) for a in dict.fromkeys(map(address_key, c.destinations))])
         for i, (kind, unit, c) in enumerate(wanted)
     ]
 
@@ -315,14 +318,18 @@ def load_organisation(session: Session, code: str) -> Organisation:
 
     units = tuple(Unit(u.code, u.name, people("unit", u.code)) for u in session.scalars(
         select(UnitRow).where(UnitRow.org_id == row.id, UnitRow.active.is_(True)).order_by(UnitRow.position)))
+    # Every active obligation in one query (not one per measure), grouped by measure in position order.
+    by_measure: dict[int, list[ObligationRow]] = {}
+    for o in session.scalars(select(ObligationRow).where(ObligationRow.org_id == row.id, ObligationRow.active.is_(True))
+                             .order_by(ObligationRow.position, ObligationRow.id)):
+        by_measure.setdefault(o.measure_id, []).append(o)
     measures = []
     for m in session.scalars(select(MeasureRow).where(MeasureRow.org_id == row.id, MeasureRow.active.is_(True))
                              .order_by(MeasureRow.position)):
         obs = tuple(
             Obligation(o.code, o.title, m.code, o.unit_code, rule_from_dict(o.rule) if o.rule else None,
                        policy_from_json(o.policy), o.done_when, o.evidence_required)
-            for o in session.scalars(select(ObligationRow).where(
-                ObligationRow.measure_id == m.id, ObligationRow.active.is_(True)).order_by(ObligationRow.position))
+            for o in by_measure.get(m.id, [])
         )
         measures.append(Measure(m.code, m.title, m.unit_code, m.oit, tuple(m.steps), obs))
     return Organisation(

@@ -19,8 +19,13 @@ from tracker.store.repo import list_actions, load_organisation
 def org_statuses(session: Session, code: str, today: date, fy: int) -> tuple[Organisation, list[OccurrenceStatus]]:
     """Every deadline of fiscal year `fy` with its status on `today`."""
     org = load_organisation(session, code)
-    actions = [s.action for s in list_actions(session, code)]
-    return org, organisation_statuses(org, actions, today, fy)
+    return org, statuses_of(session, org, today, fy)
+
+
+def statuses_of(session: Session, org: Organisation, today: date, fy: int) -> list[OccurrenceStatus]:
+    """`org_statuses` for an organisation the caller has already loaded (a page loads it once)."""
+    actions = [s.action for s in list_actions(session, org.code)]
+    return organisation_statuses(org, actions, today, fy)
 
 
 def status_rows(org: Organisation, items: list[OccurrenceStatus]) -> list[dict[str, Any]]:

@@ -1,4 +1,5 @@
-"""Tables of the web app's doors: revoked action links, one-time sign-in links, evidence files.
+"""Tables of the web app's doors: revoked action links, one-time sign-in links (and the requests for
+them per client), evidence files.
 
 Kept apart from `models.py`: the reminder pipeline reads none of them. Secrets (sign-in tokens) are
 stored as SHA-256 hashes only; an action link is not stored at all (it is signed), so revoking a
@@ -40,6 +41,18 @@ class SignInTokenRow(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+
+
+class SignInRequestRow(Base):
+    """One request for a sign-in link, by a client (the SHA-256 of its address: the address itself is not
+    kept): counted for the per-client limit, whoever the request named."""
+
+    __tablename__ = "signin_requests"
+    __table_args__ = (Index("ix_signin_requests_client_created", "client", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
 
 
 class EvidenceFileRow(Base):

@@ -2,16 +2,26 @@
 
 The app factory puts them in `app.config` under these keys (tests put a fixed clock there); views never
 open their own engine or read the system clock directly, so a test can judge a page at any instant.
+
+On SQLite, the writing transactions of POST requests queue on a lock file beside the database
+(`<db>.web-lock`), taken at their first write and released after the commit: SQLite lets one writer in
+at a time, and a writer that finds it busy sleeps and retries (up to 100 ms a sleep), so under twenty
+concurrent posts some waited seconds while others overtook them. A blocked `flock` is woken as soon as
+the holder is done. Reads never take it (WAL lets them run beside a writer).
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
+from typing import Any
 
-from flask import current_app
-from sqlalchemy import Engine
+from flask import current_app, has_request_context, request
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
@@ -53,5 +63,51 @@ def today() -> date:
 @contextmanager
 def session() -> Iterator[Session]:
     """A transaction: committed when the block succeeds, rolled back when it raises."""
-    with session_scope(engine()) as s:
-        yield s
+    queued = _queue_path()
+    if queued is None:
+        with session_scope(engine()) as s:
+            yield s
+        return
+    depth = getattr(_turn, "depth", 0)
+    _turn.depth, _turn.path = depth + 1, queued
+    try:
+        with session_scope(engine()) as s:
+            yield s
+    finally:
+        _turn.depth = depth
+        if depth == 0:
+            _release()
+
+
+# This thread's place in the writers' queue: `depth` of nested sessions, the lock's `fd` once it writes.
+_turn = threading.local()
+
+
+def _queue_path() -> str | None:
+    """The lock file POST requests queue on, for a SQLite file database; None otherwise."""
+    found = engine()
+    database = found.url.database if found.dialect.name == "sqlite" else None
+    if not database or database == ":memory:" or not has_request_context() or request.method != "POST":
+        return None
+    if not event.contains(found, "before_cursor_execute", _before_write):
+        event.listen(found, "before_cursor_execute", _before_write)
+    return f"{database}.web-lock"
+
+
+def _before_write(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+    """Take the lock before the transaction's first write (where SQLite's own write lock begins): the
+    reads before it run beside other writers, so the queue moves as fast as SQLite can commit."""
+    if getattr(_turn, "depth", 0) == 0 or getattr(_turn, "fd", None) is not None:
+        return
+    if statement.lstrip()[:6].upper() not in ("INSERT", "UPDATE", "DELETE"):
+        return
+    fd = os.open(_turn.path, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    _turn.fd = fd
+
+
+def _release() -> None:
+    fd = getattr(_turn, "fd", None)
+    _turn.fd = None
+    if fd is not None:
+        os.close(fd)  # closing the descriptor releases its lock

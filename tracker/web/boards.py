@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from tracker.domain.errors import NotFoundError
@@ -20,9 +20,9 @@ from tracker.domain.status import OccurrenceStatus, Status
 from tracker.domain.thaidate import fiscal_year
 from tracker.store import status_query
 from tracker.store.models import ActionRow, ObligationRow
-from tracker.store.repo import load_organisation, org_row
+from tracker.store.repo import org_row
 from tracker.store.web_models import EvidenceFileRow
-from tracker.web import appctx, deadline, overview
+from tracker.web import appctx, deadline, orgcache, overview
 from tracker.web.access import person, require_person
 from tracker.web.officer import send_stored
 from tracker.web.people import Person
@@ -75,7 +75,7 @@ def _scope(who: Person, org_code: str) -> tuple[Organisation, set[str]]:
     """The organisation and the units `who` may read in it (404 unknown, 403 not theirs)."""
     with appctx.session() as session:
         try:
-            org = load_organisation(session, org_code)
+            org = orgcache.organisation(session, org_code)
         except NotFoundError:
             abort(404)
     if not who.reads_org(org_code, org.province):
@@ -95,7 +95,7 @@ def _board(org_code: str, unit: str | None) -> str:
     if f.unit is not None and f.unit not in readable:
         abort(403)
     with appctx.session() as session:
-        org, items = status_query.org_statuses(session, org_code, today, f.fy)
+        items = status_query.statuses_of(session, org, today, f.fy)
     obligations = {ob.code: ob for ob in org.obligations()}
     mine = [i for i in items if obligations[i.occurrence.obligation].unit in readable]
     counts: dict[str, int] = {}
@@ -104,7 +104,11 @@ def _board(org_code: str, unit: str | None) -> str:
     shown = [i for i in mine if (f.unit is None or obligations[i.occurrence.obligation].unit == f.unit)
              and (f.status is None or i.status.value == f.status) and _in_round(i, f.round)]
     units = {u.code: u.name for u in org.units}
+    # Links built once per obligation and unit, not once per row (url_for is most of a long board's rendering).
+    ob_urls = {code: url_for("boards.obligation_page", org=org.code, code=code, fy=f.fy) for code in obligations}
+    unit_urls = {ob.unit: url_for("boards.unit_page", org=org.code, unit=ob.unit) for ob in obligations.values()}
     return render_template("boards/org.html", org=org, items=shown, counts=counts, f=f, units=units,
+                           ob_urls=ob_urls, unit_urls=unit_urls,
                            readable=readable, obligations=obligations, today=today, statuses=list(Status),
                            years=range(org.fiscal_year, max(fiscal_year(today), org.fiscal_year) + 1),
                            unit_page=unit)
@@ -149,7 +153,7 @@ def obligation_page(org: str, code: str) -> str:
     today = appctx.today()
     f = _filters(organisation, today)
     with appctx.session() as session:
-        organisation, items = status_query.org_statuses(session, org, today, f.fy)
+        items = status_query.statuses_of(session, organisation, today, f.fy)
         ids = overview.occurrence_ids(session, org, code, f.fy)
     rows = [(i, ids.get(i.occurrence.period)) for i in items if i.occurrence.obligation == code]
     return render_template("boards/obligation.html", org=organisation, ob=ob, rows=rows, f=f,
@@ -186,10 +190,24 @@ def overview_page() -> str:
     provinces = None if any(g.role == "national" for g in who.grants) else {
         g.province for g in who.grants if g.role == "province" and g.province}
     orgs = set(who.orgs())
-    with appctx.session() as session:
-        rows = overview.rows(session, fy, today, provinces, orgs)
-    if not rows and not who.is_viewer and not orgs:
+    if not who.is_viewer and not orgs:
         abort(403)
-    per = overview.PAGE_SIZE
+
+    def compute() -> overview.Computed:
+        with appctx.session() as session:
+            return overview.Computed(appctx.now(), overview.rows(session, fy, today, provinces, orgs))
+
+    key = (fy, today, None if provinces is None else frozenset(provinces), frozenset(orgs))
+    found = _overview_cache().get(key, compute)
+    rows, per = found.rows, overview.PAGE_SIZE
     return render_template("boards/overview.html", rows=rows[(page - 1) * per: page * per], page=page,
-                           pages=max(1, -(-len(rows) // per)), total=len(rows), fy=fy, today=today)
+                           pages=max(1, -(-len(rows) // per)), total=len(rows), fy=fy, today=today,
+                           computed_at=found.at)
+
+
+def _overview_cache() -> overview.OverviewCache:
+    """The app's overview cache, in the data folder's `cache/` (shared by the app's worker processes)."""
+    found: overview.OverviewCache = current_app.extensions.setdefault("tracker_overview", overview.OverviewCache(
+        appctx.settings().data_dir / "cache",
+        current_app.config.get("TRACKER_OVERVIEW_SECONDS", overview.CACHE_SECONDS)))
+    return found

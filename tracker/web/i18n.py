@@ -6,34 +6,52 @@ reads each sentence next to its translation.
 
 from __future__ import annotations
 
-from datetime import date
+from contextvars import ContextVar
+from datetime import date, datetime
+from functools import lru_cache
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, request
 
 from tracker.domain.status import Status
 from tracker.domain.status import status_label as _status_label
-from tracker.domain.thaidate import format_date, to_thai_digits
+from tracker.domain.thaidate import BANGKOK, format_date, to_thai_digits
 
 LANGS = ("th", "en")
 COOKIE = "lang"
 
 
+# The request's language, read once per request: a long board asks for it a thousand times, and
+# `flask.g` / `request` are proxies that cost a lookup each.
+_LANG: ContextVar[str | None] = ContextVar("tracker_lang", default=None)
+
+
 def current_lang() -> str:
-    if "lang" not in g:
+    lang = _LANG.get()
+    if lang is None:
         asked = request.args.get("lang") or request.cookies.get(COOKIE) or "th"
-        g.lang = asked if asked in LANGS else "th"
-    lang: str = g.lang
+        lang = asked if asked in LANGS else "th"
+        _LANG.set(lang)
     return lang
+
+
+def _forget(_exc: BaseException | None = None) -> None:
+    _LANG.set(None)
 
 
 def t(th: str, en: str) -> str:
     return en if current_lang() == "en" else th
 
 
+# A board shows a few hundred numbers and dates, most of them the same few dozen: each is converted once
+# per process (pythainlp's digit conversion costs ~10 µs a call).
+_thai_digits = lru_cache(maxsize=4096)(to_thai_digits)
+_format_date = lru_cache(maxsize=4096)(format_date)
+
+
 def digits(value: object) -> str:
     """Thai digits on Thai pages."""
     text = str(value)
-    return text if current_lang() == "en" else to_thai_digits(text)
+    return text if current_lang() == "en" else _thai_digits(text)
 
 
 def day(value: date | None, style: str = "long") -> str:
@@ -41,7 +59,13 @@ def day(value: date | None, style: str = "long") -> str:
     if value is None:
         return "-"
     lang = current_lang()
-    return format_date(value, lang, style=style if lang == "th" else "long")
+    return _format_date(value, lang, style=style if lang == "th" else "long")
+
+
+def clock(value: datetime) -> str:
+    """An instant as a Bangkok time of day: "14:05 น." in Thai digits, "14:05" in English."""
+    text = value.astimezone(BANGKOK).strftime("%H:%M")
+    return text if current_lang() == "en" else to_thai_digits(text) + " น."
 
 
 def status_label(status: Status) -> str:
@@ -72,5 +96,7 @@ def _remember(response: Response) -> Response:
 def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(t=t, lang=current_lang, status_label=status_label, source_label=source_label,
                               channel_label=channel_label)
-    app.jinja_env.filters.update(digits=digits, day=day)
+    app.jinja_env.filters.update(digits=digits, day=day, clock=clock)
     app.after_request(_remember)
+    app.before_request(_forget)
+    app.teardown_request(_forget)

@@ -19,12 +19,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask_login import UserMixin
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from config.viewers import Viewer
 from tracker.store.line_links import contacts_bound_to
-from tracker.store.models import ContactRow, OrganisationRow
+from tracker.store.models import ContactAddressRow, ContactRow, OrganisationRow, address_key
 
 UNIT_ROLES = ("officer", "head")
 ORG_ROLES = ("executive", "admin")
@@ -97,16 +97,26 @@ def _reaches(contact: ContactRow, key: str, bound: set[tuple[int, str]]) -> bool
     return (contact.org_id, contact.name) in bound or any(same_destination(str(d), key) for d in contact.destinations)
 
 
+def _contacts_with(session: Session, key: str) -> list[tuple[ContactRow, str]]:
+    """The contacts (and their organisation's code) that `key` reaches, by the indexed address table and
+    the LINE bindings: a few lookups, however many contacts the country has."""
+    bound = contacts_bound_to(session, key)  # `line://<ID>` of a chat a `line:connect` contact is bound to
+    reached = or_(ContactRow.id.in_(select(ContactAddressRow.contact_id)
+                                    .where(ContactAddressRow.address == address_key(key))),
+                  *(and_(ContactRow.org_id == org_id, ContactRow.name == name) for org_id, name in bound))
+    query = (select(ContactRow, OrganisationRow.code)
+             .join(OrganisationRow, OrganisationRow.id == ContactRow.org_id)
+             .where(reached)
+             .order_by(OrganisationRow.code, ContactRow.position))
+    # The address table is a copy: the contact's own list stays the truth.
+    return [(c, org) for c, org in session.execute(query) if _reaches(c, key, bound)]
+
+
 def person_for(session: Session, key: str, viewers: tuple[Viewer, ...]) -> Person | None:
     """The person who signs in with destination `key`, or None when it is nobody's destination."""
     grants: list[Grant] = []
     name = ""
-    bound = contacts_bound_to(session, key)  # `line://<ID>` of a chat a `line:connect` contact is bound to
-    rows = session.execute(select(ContactRow, OrganisationRow.code).join(
-        OrganisationRow, OrganisationRow.id == ContactRow.org_id).order_by(OrganisationRow.code, ContactRow.position))
-    for contact, org in rows:
-        if not _reaches(contact, key, bound):
-            continue
+    for contact, org in _contacts_with(session, key):
         name = name or contact.name
         if contact.kind == "unit":
             grants.append(Grant("head" if contact.role == "head" else "officer", org, contact.unit_code))
@@ -123,10 +133,8 @@ def person_for(session: Session, key: str, viewers: tuple[Viewer, ...]) -> Perso
 def destinations_of(session: Session, key: str, viewers: tuple[Viewer, ...]) -> list[str]:
     """Every destination configured together with `key` (where a sign-in link for that person goes)."""
     found: list[str] = []
-    bound = contacts_bound_to(session, key)
-    for row in session.scalars(select(ContactRow).order_by(ContactRow.org_id, ContactRow.position)):
-        if _reaches(row, key, bound):
-            found.extend(str(d) for d in row.destinations)
+    for row, _ in _contacts_with(session, key):
+        found.extend(str(d) for d in row.destinations)
     for viewer in viewers:
         if any(same_destination(d, key) for d in viewer.destinations):
             found.extend(viewer.destinations)
