@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from jobs.plan import PlanResult, plan
 from jobs.render_outbox import render_missing
 from tracker.store import outbox
+from tracker.store.links import ActionLinks
 from tracker.store.outbox import QueuedReminder
 
 
@@ -25,13 +26,15 @@ class Preview:
     reminders: list[QueuedReminder]  # pending and skipped, in planning order
 
 
-def preview(engine: Engine, now: datetime, org: str | None = None, grace_days: int = 3) -> Preview:
-    """What `plan(session, now, org, grace_days)` would write, without writing it."""
+def preview(engine: Engine, now: datetime, org: str | None = None, grace_days: int = 3,
+            links: ActionLinks | None = None) -> Preview:
+    """What `plan(session, now, org, grace_days)` would write, without writing it. With `links`, each text
+    carries its recipient's signed action link issued at `now`, as the dispatcher renders it."""
     with Session(engine, expire_on_commit=False) as session:
         try:
             since = outbox.last_id(session)
             result = plan(session, now, org, grace_days)
-            render_missing(session, outbox.reminder_ids_since(session, since))
+            render_missing(session, outbox.reminder_ids_since(session, since), links, now)
             return Preview(result, outbox.reminders_since(session, since))
         finally:
             session.rollback()

@@ -230,3 +230,30 @@ def test_the_finance_officer_cannot_upload(client: FlaskClient) -> None:
     sign_in(client, FINANCE_OFFICER)
     assert upload(client, "/admin/makha/config/preview", "makha.toml", b"", None)[0] in (400, 403)
     assert NOW - timedelta(days=1) < NOW
+
+
+# page → (a phrase of its Thai page, the same phrase on its English page)
+LANGUAGES = {
+    "/admin/makha/": ("ดาวน์โหลดรายงานผลการดำเนินการ", "Download the progress report"),
+    "/admin/makha/contacts": ("ผู้รับแจ้งเตือนและช่องทาง", "Recipients and their channels"),
+    "/admin/makha/outbox": ("กล่องข้อความขาออก", "Outbox"),
+    "/admin/makha/access": ("สร้างโทเคน", "Create a token"),
+    "/admin/makha/config": ("อัปโหลดไฟล์ตั้งค่า", "Upload a configuration file"),
+    "/admin/makha/report-import": ("นำเข้ารายงานผลการดำเนินการ", "Import a progress report"),
+    "/trail/makha/audit": ("ประวัติการแก้ไข", "Audit trail"),
+    "/trail/makha/handovers": ("มอบหมายการแจ้งเตือนระหว่างลา", "Hand reminders over during leave"),
+    "/trail/makha/obligations/O10-1": ("การบันทึกผล", "Actions"),
+}
+
+
+@pytest.mark.parametrize("page", list(LANGUAGES))
+def test_admin_and_trail_pages_follow_the_language_choice(admin: FlaskClient, page: str) -> None:
+    thai, english = LANGUAGES[page]
+    assert thai in admin.get(page).text
+    in_english = admin.get(page + "?lang=en")
+    assert in_english.status_code == 200 and english in in_english.text and thai not in in_english.text
+    nav = ("ผู้รับแจ้งเตือน", "กล่องข้อความขาออก", "ไฟล์ตั้งค่า", "ประวัติการแก้ไข")
+    assert not any(label in in_english.text for label in nav)
+    # the choice is remembered, as on the other pages, until changed back
+    assert english in admin.get(page).text
+    assert thai in admin.get(page + "?lang=th").text

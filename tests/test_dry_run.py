@@ -87,3 +87,39 @@ def check_instant(engine: Engine, env: dict[str, str], at: datetime, expected: t
     if expected is not None:
         assert expected in {(i[1], i[3], i[4]) for i in shown}, at
     assert all(r["text"] and r["subject"] for r in dry["reminders"])
+
+
+def test_the_dry_run_shows_each_messages_signed_link_and_stores_nothing(engine: Engine, db_url: str, tmp_path: Path,
+                                                                       sample: LoadResult) -> None:
+    """Each reminder carries the link its message would (its recipient's, to its deadline), and the link
+    opens that deadline's page; the outbox and the key file are left as they were."""
+    from tests.web_support import make_app
+    env = {"DATABASE_URL": db_url, "TRACKER_DATA_DIR": str(tmp_path), "TRACKER_OUTBOX_DIR": str(tmp_path / "out"),
+           "TRACKER_BASE_URL": "http://tracker.test", "TRACKER_SECRET_KEY": "dry-run-test-key"}
+    sync_sample(engine, sample)
+    before = count_outbox(engine)
+    at = bkk(2022, 10, 21, 9, 0)
+    dry = run(env, "remind", "--dry-run", "--as-of", at.isoformat())
+    assert count_outbox(engine) == before and "links_note" not in dry
+    assert dry["reminders"] and all(r["link"] and r["link"].startswith("http://tracker.test/a/")
+                                    and r["link"] in r["text"] for r in dry["reminders"])
+    pairs = {(r["obligation"], r["recipient"]) for r in dry["reminders"]}
+    assert len({r["link"] for r in dry["reminders"]}) == len(pairs)  # each recipient's own link to its deadline
+    o10 = next(r for r in dry["reminders"] if r["obligation"] == "O10-1")
+    app = make_app(engine, tmp_path, now=at)
+    app.config["TRACKER_SETTINGS"] = Settings.from_env(env)
+    page = app.test_client().get(o10["link"].removeprefix("http://tracker.test"))
+    assert page.status_code == 200 and "O10-1" in page.text and o10["recipient"] in page.text
+    out = io.StringIO()
+    assert main(["remind", "--dry-run", "--as-of", at.isoformat()], Context(Settings.from_env(env), out=out)) == 0
+    assert o10["link"] in out.getvalue()  # the table's listing, one link a line
+    assert count_outbox(engine) == before
+
+
+def test_without_a_key_the_dry_run_creates_none_and_says_so(engine: Engine, db_url: str, tmp_path: Path,
+                                                          sample: LoadResult) -> None:
+    env = {"DATABASE_URL": db_url, "TRACKER_DATA_DIR": str(tmp_path / "data"), "TRACKER_OUTBOX_DIR": str(tmp_path)}
+    sync_sample(engine, sample)
+    dry = run(env, "remind", "--dry-run", "--as-of", bkk(2022, 10, 21, 9, 0).isoformat())
+    assert "will not open" in dry["links_note"] and all(r["link"] for r in dry["reminders"])
+    assert not (tmp_path / "data" / "secret_key").exists()

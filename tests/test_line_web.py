@@ -3,6 +3,7 @@ token, refuses a bad signature with 401 recording nothing, and answers redeliver
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from flask.testing import FlaskClient
@@ -11,7 +12,7 @@ from sqlalchemy import Engine, func, select
 from tests.fakes.line_server import FakeLineServer
 from tests.fakes.plugin import LINE_TOKEN, fake_line  # noqa: F401
 from tests.line_support import OFFICER, OFFICER_ID, load_connect_sample, sync
-from tests.web_support import NOW, settings_for
+from tests.web_support import MAKHA_ADMIN, NOW, settings_for, sign_in
 from tracker.store.db import session_scope
 from tracker.store.line_links import issue_code, list_bindings
 from tracker.store.line_models import LineEventRow
@@ -61,3 +62,26 @@ def test_without_a_channel_secret_or_for_an_unknown_channel_nothing_is_accepted(
     assert client.post("/line/webhook", data=body, headers=headers).status_code == 404
     assert client.post("/line/webhook/makha", data=body, headers=headers).status_code == 404
     assert recorded(engine) == 0
+
+
+def test_binding_changes_show_on_the_organisations_audit_page(engine: Engine, tmp_path: Path,
+                                                              fake_line: FakeLineServer) -> None:  # noqa: F811
+    """A connect code issued, the chat bound through the webhook and unbound by an unfollow each leave a
+    row on /trail/ORG/audit (with who, when and the channel), as actions, tokens and configurations do."""
+    client = client_for(engine, tmp_path, fake_line, LINE_CHANNEL_SECRET=fake_line.channel_secret)
+    with session_scope(engine) as session:
+        code = issue_code(session, "makha", OFFICER, NOW, actor="ผู้ดูแลระบบ")[0]
+    for events in ((fake_line.event("follow", OFFICER_ID), fake_line.event("message", OFFICER_ID, text=code)),
+                   (fake_line.event("unfollow", OFFICER_ID),)):
+        body, headers = fake_line.webhook_request(*events)
+        assert client.post("/line/webhook", data=body, headers=headers).status_code == 200
+    sign_in(client, engine, MAKHA_ADMIN)
+    page = client.get("/trail/makha/audit?entity=line_binding").text
+    rows = re.findall(r'<tr data-entity="line_binding" data-change="([a-z_]+)"><td>[^<]+</td><td>([^<]+)</td>'
+                      r'<td>([^<]+)</td>', page)
+    assert rows == [("disabled", OFFICER, "LINE"), ("bound", OFFICER, "LINE"), ("code_issued", "ผู้ดูแลระบบ", "คำสั่ง")]
+    assert "เลิกผูก" in page and "ผูกแล้ว" in page and "การผูก LINE" in page
+    everything = client.get("/trail/makha/audit").text  # and in the unfiltered trail
+    assert everything.count('data-entity="line_binding"') == 3
+    english = client.get("/trail/makha/audit?entity=line_binding&lang=en").text
+    assert "LINE bindings" in english and "disabled" in english and "code issued" in english

@@ -53,7 +53,7 @@ def test_the_author_withdraws_and_the_history_shows_who_when_and_channel(client:
                                                                           "csrf_token": csrf_of(page)})
     assert done.status_code == 302
     page = history(client)
-    assert "ถอนแล้วโดย เจ้าหน้าที่ผู้รับผิดชอบ สำนักปลัด ทาง web" in page and "บันทึกผิดภาระงาน" in page
+    assert "ถอนแล้วโดย เจ้าหน้าที่ผู้รับผิดชอบ สำนักปลัด ทาง เว็บ" in page and "บันทึกผิดภาระงาน" in page
     assert f"/trail/makha/actions/{action_id}/withdraw" not in page  # nothing left to withdraw
     with session_scope(sqlite_engine) as session:
         assert list_actions(session, "makha", "O10-3") == []

@@ -130,3 +130,34 @@ def test_sign_in_by_one_time_link_and_open_the_board(site: tuple[str, Settings],
     assert page.locator("#board tbody tr").count() == 4
     page.goto(url)  # the link was used: it opens no more
     assert "ใช้ไม่ได้แล้ว" in page.inner_text("h1")
+
+
+def test_a_signed_in_officer_logs_from_the_obligation_page(site: tuple[str, Settings], browser: object,
+                                                          tmp_path: Path) -> None:
+    """Sent to sign in from the obligation page, back on it after the one-time link, the form records O10-1
+    (the same form as the reminder's link) and the page shows it done; English on request."""
+    base, settings = site
+    page = browser.new_page(viewport=PHONE)  # type: ignore[attr-defined]
+    page.goto(f"{base}/o/makha/ob/O10-1")
+    assert "/signin/" in page.url and "next=" in page.url  # a browser is sent to sign in, not given a 401
+    url = cli(settings, "login-link", "palad@makha.example.go.th").splitlines()[0]
+    page.goto(url + "?next=/o/makha/ob/O10-1")
+    page.click("#signin")
+    page.wait_for_selector("#action-form")
+    assert page.url.endswith("/o/makha/ob/O10-1")
+    assert page.locator("#history-link").count() == 1
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.screenshot(path=str(shots(tmp_path) / "obligation-form.png"), full_page=True)
+    page.fill("#done_on", "20/10/2565")
+    page.fill("#evidence", "https://makha.example.go.th/plan-2566")
+    page.click("#action-form button[type=submit]")
+    page.wait_for_selector(".flash.done")
+    assert "บันทึกผลแล้ว" in page.inner_text(".flash.done")
+    assert page.locator('tr[data-status="done"]').count() == 1
+    page.screenshot(path=str(shots(tmp_path) / "obligation-recorded.png"), full_page=True)
+    page.goto(f"{base}/o/makha/ob/O10-1?lang=en")
+    assert "Log what was done" in page.inner_text("#log-action")
+    page.screenshot(path=str(shots(tmp_path) / "obligation-en.png"), full_page=True)
+    status = json.loads(cli(settings, "status", "--org", "makha", "--as-of", "2022-10-21", "--format", "json"))
+    row = next(r for r in status["occurrences"] if r["obligation"] == "O10-1")
+    assert (row["status"], row["done_on"]) == ("done", "2022-10-20")

@@ -124,6 +124,22 @@ def test_uploaded_pdf_is_kept_by_hash_and_served_only_with_the_link(app: Flask, 
     assert client.get(f"/files/{row.id}").status_code in (302, 401, 404)
 
 
+@pytest.mark.parametrize(("fields", "field_error"), [
+    ({"done_on": "2022-10-30"}, "อนาคต"),  # a day in the future: refused by the form
+    ({"done_on": "31/02/2565"}, "อ่านวันที่ไม่ได้"),  # no such day
+    ({"done_on": "2022-10-20", "evidence": "ftp://x.example/a"}, "https://"),  # refused by log_action itself
+])
+def test_a_refused_action_leaves_no_uploaded_file_behind(app: Flask, engine: Engine, tmp_path: Path,
+                                                          fields: dict[str, str], field_error: str) -> None:
+    before = count(engine, ActionRow)
+    answer = post(app.test_client(), link_path(app, occurrence_id(engine)), file=(io.BytesIO(PDF), "แผน.pdf"),
+                  **fields)
+    assert answer.status_code == 400 and field_error in answer.text  # type: ignore[attr-defined]
+    assert count(engine, ActionRow) == before and count(engine, EvidenceFileRow) == 0
+    uploads = tmp_path / "data" / "uploads"
+    assert not uploads.exists() or not [p for p in uploads.rglob("*") if p.is_file()]
+
+
 @pytest.mark.parametrize(("name", "data", "message"), [
     ("run.exe", b"MZ\x90\x00", "ไม่รับไฟล์ชนิดนี้"),
     ("plan.pdf", b"MZ\x90\x00 not a pdf", "ไม่ใช่ชนิดที่ชื่อไฟล์บอก"),

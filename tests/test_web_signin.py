@@ -9,10 +9,12 @@ import json
 import re
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 from flask import Flask
 from sqlalchemy import Engine
+from sqlalchemy import text as text_sql
 
 from tests.web_support import (
     BASE_URL,
@@ -41,7 +43,7 @@ def sent_links(tmp_path: Path) -> list[tuple[str, str]]:
     found = []
     for path in sorted((tmp_path / "data" / "outbox").glob("*.json")):
         data = json.loads(path.read_text(encoding="utf-8"))
-        match = re.search(re.escape(BASE_URL) + r"/signin/([A-Za-z0-9_-]+)", data["text"])
+        match = re.search(re.escape(BASE_URL) + r"/signin/([A-Za-z0-9_-]+(?:\?next=[^\s]+)?)", data["text"])
         if match:
             found.append((data["for"], match.group(1)))
     return found
@@ -80,6 +82,34 @@ def test_requests_are_rate_limited_per_destination(app: Flask, tmp_path: Path) -
     for _ in range(signin.SIGNIN_PER_WINDOW + 2):
         ask(app, MAKHA_ADMIN.removeprefix("mailto:"))
     assert len(sent_links(tmp_path)) == signin.SIGNIN_PER_WINDOW
+
+
+def test_requests_are_rate_limited_per_client_address(engine: Engine, tmp_path: Path) -> None:
+    """SIGNIN_PER_CLIENT requests per client in SIGNIN_MINUTES, whoever they name (here each a different
+    address, so the per-destination limit never applies); another client is not held up; after the
+    window the client may ask again."""
+    sync_both(engine, tmp_path)
+    clock = [NOW]
+    app = make_app(engine, tmp_path, clock=lambda: clock[0])
+
+    def ask_from(address: str, who: str) -> tuple[int, str]:
+        client = app.test_client()
+        page = client.get("/signin/", environ_base={"REMOTE_ADDR": address})
+        answer = client.post("/signin/", data={"csrf_token": csrf_of(page.text), "who": who},
+                             environ_base={"REMOTE_ADDR": address})
+        return answer.status_code, answer.text
+
+    for n in range(signin.SIGNIN_PER_CLIENT):
+        assert ask_from("198.51.100.7", f"person{n}@example.com")[0] == 200
+    status, text = ask_from("198.51.100.7", MAKHA_ADMIN.removeprefix("mailto:"))
+    assert status == 429 and "ขอลิงก์เข้าสู่ระบบบ่อยเกินไป" in text and "๑๕ นาที" in text
+    assert sent_links(tmp_path) == []  # refused before anything was sent
+    assert ask_from("203.0.113.9", MAKHA_ADMIN.removeprefix("mailto:"))[0] == 200
+    assert len(sent_links(tmp_path)) == 1
+    clock[0] = NOW + timedelta(minutes=signin.SIGNIN_MINUTES, seconds=1)
+    assert ask_from("198.51.100.7", "someone@example.com")[0] == 200
+    with session_scope(engine) as session:  # the address is not kept in the clear
+        assert "198.51.100.7" not in str(session.execute(text_sql("SELECT client FROM signin_requests")).all())
 
 
 def test_link_expires_after_15_minutes(engine: Engine, tmp_path: Path) -> None:
@@ -135,3 +165,26 @@ def test_tracker_login_link_prints_a_working_link(engine: Engine, tmp_path: Path
     assert client.get("/o/makha").status_code == 200
     bad = Context(settings_for(engine, tmp_path), out=io.StringIO(), err=io.StringIO())
     assert main(["login-link", "nobody@example.com"], bad) == 2
+
+
+@pytest.mark.parametrize(("asked", "lands"), [
+    ("/o/makha/ob/M04-1", "/o/makha/ob/M04-1"),  # where the visitor was sent from
+    ("//evil.example/o/makha", "/o/makha"),  # never another site: home (here the admin's board)
+    ("https://evil.example/", "/o/makha"),
+])
+def test_a_visitor_sent_to_sign_in_comes_back_to_the_page(app: Flask, tmp_path: Path, asked: str, lands: str) -> None:
+    client = app.test_client()
+    if asked.startswith("/o/"):
+        sent = client.get(asked)  # a browser, not an API client: the sign-in page, not a 401
+        assert sent.status_code == 302 and sent.headers["Location"].startswith("/signin/?next=")
+        signin_page = sent.headers["Location"]
+    else:
+        signin_page = "/signin/?" + urlencode({"next": asked})
+    form = client.get(signin_page)
+    assert client.post(signin_page, data={"csrf_token": csrf_of(form.text), "who": "admin@makha.example.go.th"}
+                       ).status_code == 200
+    [(_, link)] = sent_links(tmp_path)
+    confirm = client.get(f"/signin/{link}")
+    done = client.post(f"/signin/{link}", data={"csrf_token": csrf_of(confirm.text)})
+    assert done.status_code == 302
+    assert client.get(done.headers["Location"], follow_redirects=True).request.path == lands

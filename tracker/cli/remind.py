@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
+import secrets
 import socket
 import uuid
 from datetime import datetime
@@ -13,6 +15,8 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
+from config.settings import Secret
+from config.web_secret import SECRET_ENV, key_file
 from jobs import dispatch
 from jobs.plan import plan
 from jobs.preview import preview
@@ -35,6 +39,8 @@ from tracker.domain.errors import TrackerError
 from tracker.domain.thaidate import BANGKOK
 from tracker.store.db import migrate, session_scope
 from tracker.store.line_quota import all_usage, describe, usage_of_org
+from tracker.store.links import PATH as LINK_PATH
+from tracker.store.links import ActionLinks
 from tracker.store.outbox import QueuedReminder, list_messages
 from tracker.store.outbox_admin import retry_message
 from tracker.store.repo import first_fiscal_year
@@ -70,25 +76,44 @@ def register(sub: Any) -> None:
 
 # ---------------------------------------------------------------- remind
 
-def dry_run_item(r: QueuedReminder) -> dict[str, Any]:
+def dry_run_item(r: QueuedReminder, links: ActionLinks) -> dict[str, Any]:
+    found = re.search(re.escape(links.base_url + LINK_PATH) + r"[A-Za-z0-9_.-]+", r.text or "")
     return {"org": r.org, "measure": r.measure, "obligation": r.obligation, "due": r.due.isoformat(),
             "stage": r.kind, "days_to_due": r.days_to_due, "recipient": r.recipient,
-            "destination": mask_destination(r.destination), "subject": r.subject, "text": r.text}
+            "destination": mask_destination(r.destination), "subject": r.subject, "text": r.text,
+            "link": found.group(0) if found else None}
+
+
+def dry_run_links(ctx: Context) -> tuple[ActionLinks, str]:
+    """The links the real run would put in the messages, and a note when they cannot be those: without
+    TRACKER_SECRET_KEY and before the first real run there is no key yet, and a dry run creates none."""
+    if ctx.settings.secret(SECRET_ENV) or key_file(ctx.settings).exists():
+        return ActionLinks.from_settings(ctx.settings), ""
+    note = (f"no signing key yet ({key_file(ctx.settings)} is created by the first real run, or set {SECRET_ENV}):"
+            " these links show the form only and will not open")
+    return ActionLinks(Secret(secrets.token_urlsafe(32)), ctx.settings.base_url), note
 
 
 def cmd_dry_run(args: argparse.Namespace, ctx: Context, now: datetime) -> int:
-    """The real planner at `now`, rolled back: the reminders it would queue (skipped ones are counted)."""
-    shown = preview(ctx.engine(), now, args.org)
+    """The real planner at `now`, rolled back: the reminders it would queue (skipped ones are counted),
+    each with the signed action link its message would carry."""
+    links, note = dry_run_links(ctx)
+    shown = preview(ctx.engine(), now, args.org, links=links)
     pending = sorted((r for r in shown.reminders if r.status == "pending"),
                      key=lambda r: (r.send_after, r.org, r.obligation, r.period, r.stage, r.recipient, r.destination))
-    items = [dry_run_item(r) for r in pending]
+    items = [dry_run_item(r, links) for r in pending]
     skipped = len(shown.reminders) - len(pending)
     if args.format == "json":
-        ctx.print_json({"as_of": now.astimezone(BANGKOK).isoformat(), "reminders": items, "skipped": skipped})
+        ctx.print_json({"as_of": now.astimezone(BANGKOK).isoformat(), "reminders": items, "skipped": skipped,
+                        **({"links_note": note} if note else {})})
         return EXIT_OK
     rows = [[i["org"], i["obligation"], i["due"], i["stage"], str(i["days_to_due"]), i["recipient"],
              i["destination"]] for i in items]
     ctx.print(render_table(["org", "obligation", "due", "stage", "days", "recipient", "destination"], rows))
+    for number, i in enumerate(items, start=1):  # too long for the table: one line each, in its order
+        ctx.print(f"{number}. {i['obligation']} → {i['recipient']}: {i['link'] or '(no link)'}")
+    if note:
+        ctx.print(f"note: {note}")
     ctx.print(f"{len(items)} reminder(s) due at {now.astimezone(BANGKOK).isoformat()}"
               f"{f', {skipped} recorded as skipped' if skipped else ''} (dry run: nothing written or sent)")
     return EXIT_OK

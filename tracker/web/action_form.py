@@ -30,6 +30,7 @@ class ActionForm(FlaskForm):  # type: ignore[misc]
     file = FileField()
     note = TextAreaField()
     name = StringField()
+    period = StringField()  # on the obligation page, where the signed-in officer picks the deadline
 
 
 @dataclass(frozen=True)
@@ -58,10 +59,9 @@ def submit(form: ActionForm, session: Session, data_dir: Path, *, org: str, obli
     evidence = (form.evidence.data or "").strip()
     upload = form.file.data
     data = upload.read() if upload and upload.filename else b""
-    stored = None
     if data or (upload and upload.filename):
         try:
-            stored = uploads.store(data_dir, upload.filename, data)
+            uploads.check(upload.filename, data)  # kept only once the action is accepted (below)
         except uploads.UploadRefused as exc:
             _problem(form, "file", t(exc.th, exc.en))
     if evidence_required and not evidence and not (upload and upload.filename):
@@ -77,7 +77,9 @@ def submit(form: ActionForm, session: Session, data_dir: Path, *, org: str, obli
             _problem(form, p.file if p.file in ("evidence", "period") else "done_on", p.message)
         return None
     org_id = org_row(session, org).id
-    if stored is not None:
+    if data:
+        # Written only now: a refused action (a bad date, an unknown period) leaves no file behind.
+        stored = uploads.store(data_dir, upload.filename, data)
         session.add(EvidenceFileRow(org_id=org_id, action_id=action_id, sha256=stored.sha256,
                                     ext=stored.ext, size=stored.size, original_name=stored.original_name,
                                     uploaded_at=now))

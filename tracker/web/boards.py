@@ -11,19 +11,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from tracker.domain.errors import NotFoundError
-from tracker.domain.model import Organisation
+from tracker.domain.model import Obligation, Organisation
 from tracker.domain.status import OccurrenceStatus, Status
 from tracker.domain.thaidate import fiscal_year
 from tracker.store import status_query
+from tracker.store.evidence import broken_links
 from tracker.store.models import ActionRow, ObligationRow
 from tracker.store.repo import org_row
 from tracker.store.web_models import EvidenceFileRow
 from tracker.web import appctx, deadline, orgcache, overview
 from tracker.web.access import person, require_person
+from tracker.web.action_form import ActionForm, submit
+from tracker.web.i18n import day, digits, status_label, t
 from tracker.web.officer import send_stored
 from tracker.web.people import Person
 
@@ -139,9 +142,11 @@ def deadline_page(org: str, occurrence: int) -> str:
                            file_url=lambda f: url_for("boards.evidence_file", org=org, file_id=f.id))
 
 
-@bp.get("/o/<org>/ob/<code>")
-def obligation_page(org: str, code: str) -> str:
-    """An obligation: each of its deadlines this fiscal year with its status."""
+@bp.route("/o/<org>/ob/<code>", methods=["GET", "POST"])
+def obligation_page(org: str, code: str) -> Response | tuple[str, int]:
+    """An obligation: each of its deadlines this fiscal year with its status, broken evidence links, and
+    for whoever may write the unit's actions (its officers and head, the admins) the action form: the
+    same form and function as the action link's page (and `tracker log`). Anyone else's POST gets 403."""
     who = require_person()
     organisation, readable = _scope(who, org)
     try:
@@ -150,15 +155,57 @@ def obligation_page(org: str, code: str) -> str:
         abort(404)
     if ob.unit not in readable:
         abort(403)
+    writer = who.writes_unit(org, ob.unit)
+    if request.method == "POST" and not writer:
+        abort(403)
     today = appctx.today()
     f = _filters(organisation, today)
+    form = ActionForm()
+    if request.method == "POST":
+        recorded = _record(form, who, organisation, ob, today, f.fy)
+        if recorded is not None:
+            return recorded
     with appctx.session() as session:
-        items = status_query.statuses_of(session, organisation, today, f.fy)
+        items = [i for i in status_query.statuses_of(session, organisation, today, f.fy)
+                 if i.occurrence.obligation == code]
         ids = overview.occurrence_ids(session, org, code, f.fy)
-    rows = [(i, ids.get(i.occurrence.period)) for i in items if i.occurrence.obligation == code]
+        broken = broken_links(session, org_row(session, org).id, code)
+    if request.method == "GET":
+        # The first deadline not yet done, else the latest: what an officer most likely logs.
+        todo = [i for i in items if i.status not in (Status.DONE, Status.LATE)] or items[-1:]
+        form.period.data = todo[0].occurrence.period if todo else None
+    rows = [(i, ids.get(i.occurrence.period)) for i in items]
+    due = t("กำหนด", "due")
+    choices = [(i.occurrence.period, f"{digits(i.occurrence.period)} · {due} {day(i.occurrence.due, 'short')}"
+                                     f" · {status_label(i.status)}") for i in items]
+    status = 400 if request.method == "POST" else 200
     return render_template("boards/obligation.html", org=organisation, ob=ob, rows=rows, f=f,
-                           measure=organisation.measure(ob.measure),
-                           unit_name=next((u.name for u in organisation.units if u.code == ob.unit), ob.unit))
+                           measure=organisation.measure(ob.measure), broken=broken, writer=writer, form=form,
+                           periods=choices, errors=getattr(form, "errors_by_field", {}),
+                           today_text=day(today, "short"),
+                           unit_name=next((u.name for u in organisation.units if u.code == ob.unit), ob.unit)), status
+
+
+def _record(form: ActionForm, who: Person, org: Organisation, ob: Obligation, today: date, fy: int) -> Response | None:
+    """Record the posted action (a redirect to the page with the confirmation), or None with the form's
+    errors filled (nothing written)."""
+    if not form.validate_on_submit():  # checks the CSRF token
+        form.errors_by_field = {}
+        return None
+    with appctx.session() as session:
+        periods = {i.occurrence.period for i in status_query.statuses_of(session, org, today, fy)
+                   if i.occurrence.obligation == ob.code}
+        if form.period.data not in periods:
+            form.errors_by_field = {"period": [t("โปรดเลือกรอบจากรายการ", "Choose a period from the list")]}
+            return None
+        form.name.data = who.name  # the signed-in person records, under their own name
+        done = submit(form, session, appctx.settings().data_dir, org=org.code, obligation=ob.code,
+                      period=form.period.data, evidence_required=ob.evidence_required, today=today, now=appctx.now())
+    if done is None:
+        return None
+    flash(t(f"บันทึกผลแล้ว: รอบ {digits(form.period.data)} ดำเนินการเมื่อ {day(done.done_on)}",
+            f"Recorded: period {form.period.data}, done on {day(done.done_on)}"), "done")
+    return redirect(url_for("boards.obligation_page", org=org.code, code=ob.code, fy=fy))
 
 
 @bp.get("/o/<org>/files/<int:file_id>")

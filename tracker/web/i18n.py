@@ -82,6 +82,16 @@ def source_label(source: str) -> str:
     return source if current_lang() == "en" else SOURCES_TH.get(source, source)
 
 
+CHANGES_TH = {"created": "บันทึก", "corrected": "แก้ไข", "withdrawn": "ถอน", "bound": "ผูกแล้ว",
+              "disabled": "เลิกผูก", "code_issued": "ออกรหัสเชื่อมต่อ", "revoked": "ยกเลิก", "applied": "ใช้ไฟล์ใหม่",
+              "imported": "นำเข้า", "acknowledged": "รับทราบ", "snoozed": "เลื่อนการแจ้งเตือน"}
+
+
+def change_label(change: str) -> str:
+    """What an audit row's change was (created, bound, revoked…), in the reader's language."""
+    return change.replace("_", " ") if current_lang() == "en" else CHANGES_TH.get(change, change)
+
+
 def channel_label(scheme: str) -> str:
     return scheme if current_lang() == "en" else CHANNELS_TH.get(scheme, scheme)
 
@@ -95,7 +105,7 @@ def _remember(response: Response) -> Response:
 
 def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(t=t, lang=current_lang, status_label=status_label, source_label=source_label,
-                              channel_label=channel_label)
+                              channel_label=channel_label, change_label=change_label)
     app.jinja_env.filters.update(digits=digits, day=day, clock=clock)
     app.after_request(_remember)
     app.before_request(_forget)

@@ -5,19 +5,10 @@ or an admin."""
 
 from __future__ import annotations
 
-from flask import abort, current_app
+from flask import abort
 
-from tracker.web.access import person as signed_in_person
+from tracker.web.access import require_person
 from tracker.web.people import Person
-
-
-def require_person() -> Person:
-    """The signed-in person; an anonymous visitor is redirected to sign in (and back here after)."""
-    found = signed_in_person()
-    if found is None:
-        # Flask-Login's unauthorized() returns the redirect (it does not raise it): raise it.
-        abort(current_app.login_manager.unauthorized())  # type: ignore[attr-defined]
-    return found
 
 
 def require_admin(org: str) -> Person:

@@ -21,8 +21,9 @@ from tracker.store.handovers import create_handover, list_handovers, revoke_hand
 from tracker.store.outbox_admin import obligation_messages
 from tracker.store.repo import StoredAction, list_actions, load_organisation, org_row
 from tracker.web import appctx
+from tracker.web.access import require_person
 from tracker.web.people import Person
-from tracker.web.permits import may_correct, may_hand_over, require_admin, require_person
+from tracker.web.permits import may_correct, may_hand_over, require_admin
 
 bp = Blueprint("trail", __name__, url_prefix="/trail/<org>")
 
