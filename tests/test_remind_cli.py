@@ -16,7 +16,8 @@ from tracker.cli.main import main
 from tracker.store.db import open_engine
 
 AS_OF = "2022-10-21T09:00:00+07:00"
-KEYS = {"org", "measure", "obligation", "due", "stage", "days_to_due", "recipient", "destination", "subject", "text"}
+KEYS = {"org", "measure", "obligation", "due", "stage", "days_to_due", "recipient", "destination", "subject", "text",
+        "link"}  # the signed action link the message carries
 
 
 @pytest.fixture

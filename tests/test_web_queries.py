@@ -119,3 +119,24 @@ def test_a_pages_database_work_does_not_grow_with_the_number_of_organisations(tm
     twenty = _work_per_page(tmp_path, 20)
     grown = {name: (one[name], twenty[name]) for name in one if twenty[name] != one[name]}
     assert not grown, f"(statements, ORM rows loaded) with 1 organisation → with 20: {grown}"
+
+
+def test_an_edited_configuration_shows_at_once_though_organisations_are_cached(tmp_path: Path) -> None:
+    """The boards keep each organisation by its configuration's hash: a sync that changes the file (a
+    title, a removed obligation) shows on the next request, as the grants do."""
+    engine = _database(tmp_path, 1)
+    app: Flask = create_app(settings_for(engine, tmp_path), engine=engine, clock=lambda: NOW)
+    client = app.test_client()
+    sign_in(client, engine, MAKHA_ADMIN)
+    assert "จัดทำแผนดำเนินงานประจำปี" in client.get("/o/makha/ob/O10-1").text
+    edited = tmp_path / "makha.toml"
+    edited.write_text(SAMPLE.read_text(encoding="utf-8").replace(
+        "จัดทำแผนดำเนินงานประจำปีงบประมาณ ภายในเดือนตุลาคม", "แผนงานฉบับแก้ไขใหม่ ภายในเดือนตุลาคม", 1),
+        encoding="utf-8")
+    loaded = load_config([edited])
+    assert loaded.ok, loaded.errors
+    with session_scope(engine) as session:
+        sync_organisation(session, loaded.orgs[0], SYNCED_AT, through_fy=2566)
+    page = client.get("/o/makha/ob/O10-1").text
+    assert "แผนงานฉบับแก้ไขใหม่" in page and "จัดทำแผนดำเนินงานประจำปีงบประมาณ" not in page
+    engine.dispose()

@@ -56,9 +56,11 @@ def check_action(org: Organisation, action: Action, prefix: str = "--", today: d
 
 
 def log_action(session: Session, org_code: str, action: Action, *, channel: str, now: datetime,
-               prefix: str = "--") -> int:
-    """Check and record one action (what `tracker log` does); returns its id. Raises InvalidAction."""
-    org = load_organisation(session, org_code)
+               prefix: str = "--", org: Organisation | None = None) -> int:
+    """Check and record one action (what `tracker log` does); returns its id. Raises InvalidAction.
+    `org` is organisation `org_code` as its caller already loaded it (the web caches it), else it is read."""
+    if org is None or org.code != org_code:
+        org = load_organisation(session, org_code)
     problems = check_action(org, action, prefix, today=now.astimezone(BANGKOK).date())
     if problems:
         raise InvalidAction(problems)

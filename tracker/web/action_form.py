@@ -20,7 +20,7 @@ from tracker.store.actions import InvalidAction, log_action
 from tracker.store.outbox import cancel_done
 from tracker.store.repo import org_row
 from tracker.store.web_models import EvidenceFileRow
-from tracker.web import uploads
+from tracker.web import orgcache, uploads
 from tracker.web.i18n import t
 
 
@@ -71,7 +71,8 @@ def submit(form: ActionForm, session: Session, data_dir: Path, *, org: str, obli
     action = Action(obligation, done_on, evidence, (form.note.data or "").strip(), (form.name.data or "").strip(),
                     None, period)
     try:
-        action_id = log_action(session, org, action, channel="web", now=now, prefix="")
+        action_id = log_action(session, org, action, channel="web", now=now, prefix="",
+                               org=orgcache.organisation(session, org))
     except InvalidAction as exc:
         for p in exc.problems:
             _problem(form, p.file if p.file in ("evidence", "period") else "done_on", p.message)

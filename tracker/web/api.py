@@ -28,7 +28,7 @@ from tracker.store.outbox_admin import org_messages
 from tracker.store.repo import StoredAction, list_actions, org_row
 from tracker.store.secrets_store import authenticate_api_token
 from tracker.store.status_query import org_statuses, status_rows
-from tracker.web import appctx
+from tracker.web import appctx, orgcache
 from tracker.web.openapi import document
 from tracker.web.problems import problem
 
@@ -173,10 +173,12 @@ def create_action(org: str) -> Response | tuple[Response, int, dict[str, str]]:
         return problem(422, "the action was not recorded", problems)
     try:
         with appctx.session() as session:
-            action_id = log_action(session, org, action, channel="api", now=appctx.now(), prefix="")
-            [stored] = [s for s in list_actions(session, org, action.obligation) if s.id == action_id]
+            action_id = log_action(session, org, action, channel="api", now=appctx.now(), prefix="",
+                                   org=orgcache.organisation(session, org))
     except InvalidAction as exc:
         return problem(422, "the action was not recorded", exc.problems)
+    with appctx.session() as session:  # read after the commit: the write (and SQLite's lock) ends sooner
+        [stored] = [s for s in list_actions(session, org, action.obligation) if s.id == action_id]
     location = url_for("api.actions", org=org, obligation=action.obligation)
     return jsonify(action_json(stored)), 201, {"Location": location}
 
