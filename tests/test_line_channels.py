@@ -17,16 +17,17 @@ from sqlalchemy import Engine, select
 from config.loader import load_config
 from config.settings import SAMPLE_CONFIG_DIR, Settings
 from jobs import dispatch, plan
+from jobs.line_connect import connect_code
 from notifiers.registry import Notifiers
 from tests.fakes.line_server import FakeLineServer
-from tests.fakes.plugin import notifier_env, smtp_server  # noqa: F401
+from tests.fakes.plugin import fake_line, notifier_env, smtp_server  # noqa: F401
 from tests.fakes.smtp_server import SmtpServer
 from tests.fixtures_reminders import AS_OF, SYNCED_AT
-from tests.web_support import NOW, settings_for
+from tests.web_support import NOW, neighbour, settings_for
 from tracker.store.db import session_scope
 from tracker.store.line_links import issue_code, list_bindings
 from tracker.store.line_models import LineQuotaRow
-from tracker.store.models import OutboxRow
+from tracker.store.models import OrganisationRow, OutboxRow
 from tracker.store.repo import sync_organisation
 from tracker.web import create_app
 
@@ -158,3 +159,36 @@ def test_the_organisations_webhook_checks_its_own_secret_and_binds_only_its_code
     # the global channel's reply went with the global token; the organisation's with its own
     assert [r.headers["authorization"] for r in replies] == [f"Bearer {GLOBAL_TOKEN}", f"Bearer {OWN_TOKEN}"]
     assert "เชื่อมต่อเรียบร้อยแล้ว" in own_line.reply_texts()[-1]
+
+
+def test_the_connect_code_links_to_the_organisations_own_account(engine: Engine, tmp_path: Path,
+                                                                 own_line: FakeLineServer) -> None:
+    table = LINE_TABLE + 'basic_id = "@makha-own"\n'
+    loaded = load_config([sample_with(tmp_path / "config", table, connect=True)])
+    assert loaded.ok, loaded.errors
+    with session_scope(engine) as session:
+        sync_organisation(session, loaded.orgs[0], SYNCED_AT, through_fy=2566)
+    settings = settings_for(engine, tmp_path, LINE_API_BASE=own_line.base_url, LINE_BOT_BASIC_ID="@global-bot",
+                            MAKHA_LINE_TOKEN=OWN_TOKEN, MAKHA_LINE_SECRET=OWN_SECRET)
+    issued = connect_code(engine, settings, "makha", OFFICER, NOW)
+    assert issued.add_friend_url == "https://line.me/R/ti/p/%40makha-own"
+
+
+def test_one_organisations_missing_token_does_not_pause_the_global_channel_for_the_others(
+        engine: Engine, tmp_path: Path, fake_line: FakeLineServer, smtp_server: SmtpServer) -> None:  # noqa: F811
+    sync_own(engine, tmp_path / "config")  # makha: its own channel, whose token is not set
+    loaded = load_config([neighbour(tmp_path)])  # nongbua: the global channel
+    with session_scope(engine) as session:
+        sync_organisation(session, loaded.orgs[0], SYNCED_AT, through_fy=2566)
+    settings = Settings.from_env(notifier_env(line=fake_line, smtp=smtp_server, outbox_dir=tmp_path / "outbox",
+                                              MAKHA_LINE_SECRET=OWN_SECRET))
+    with session_scope(engine) as session:
+        plan.plan(session, AS_OF, None)
+    with Notifiers(settings) as notifiers:
+        dispatch.run_once(engine, AS_OF, notifiers, "test", rng=random.Random(1), concurrency=1)
+    to = {json.loads(p.body)["to"] for p in fake_line.pushes() if p.status == 200}
+    assert to == {"U9999999999abcdef0123456789abcdef"}  # nongbua's officer, through the global channel
+    with session_scope(engine) as session:
+        waiting = session.scalars(select(OutboxRow.last_error).join(OrganisationRow).where(
+            OrganisationRow.code == "makha", OutboxRow.destination.like("line%"))).all()
+    assert waiting and all("MAKHA_LINE_TOKEN" in (e or "") for e in waiting)
