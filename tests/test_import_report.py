@@ -268,3 +268,43 @@ def test_report_html_to_a_file(run: Run) -> None:
     assert run("report", "--org", "makha", "--round", "6m", "--format", "html", "--out", str(path),
                "--as-of", str(date(2023, 4, 30)))[0] == 0
     assert "@page" in path.read_text(encoding="utf-8")
+
+
+# ---------------------------------------------------------------- two deadlines in one item
+
+TWO_MONTHS = "\n".join([
+    "รายงานการดำเนินการตามมาตรการส่งเสริมคุณธรรมและความโปร่งใสภายในหน่วยงาน",
+    "ประจำปีงบประมาณ พ.ศ. ๒๕๖๖ รอบ ๖ เดือน",
+    "เทศบาลตำบลทดสอบ",
+    "อำเภอเมือง จังหวัดนครราชสีมา",
+    "\t".join(("ประเด็นที่ต้องปรับปรุงแก้ไข/ประเด็นที่ต้องพัฒนา", "ผู้รับผิดชอบ", "ขั้นตอนหรือวิธีการ/มาตรการ",
+               "การรายงานผลและการกำกับติดตาม กำหนดเวลาแล้วเสร็จ", "การดำเนินการ")),
+    "\t".join(("๐๑๑ รายงานการกำกับติดตามการดำเนินงาน", "สำนักปลัด", "๑. จัดทำรายงาน",
+               "๑. รายงานผลการดำเนินงาน ภายในเดือนเมษายนและตุลาคม ๒. เผยแพร่รายงาน ภายในปีงบประมาณ",
+               "๑. สำนักปลัด รายงานผล ครั้งที่ ๑ ดำเนินการเมื่อวันที่ ๕ ตุลาคม ๒๕๖๕ ครั้งที่ ๒ ดำเนินการเมื่อวันที่"
+               " ๒๐ เมษายน ๒๕๖๖")),
+]) + "\n"
+
+
+def test_two_months_joined_by_and_become_two_obligations_that_tracker_check_accepts(tmp_path: Path) -> None:
+    from tracker.cli.main import main
+
+    source = tmp_path / "two-months.txt"
+    source.write_text(TWO_MONTHS, encoding="utf-8")
+    run = Run(tmp_path, lang=None)
+    code, out, err = run("import-report", str(source), "--org", "tambon")
+    assert code == 0, err
+    assert "แยกเป็น ๒ รายการ" in out
+    written = run.config_dir / "tambon.toml"
+    loaded = load_config([written])
+    assert loaded.ok, loaded.errors
+    org = loaded.org("tambon").organisation
+    assert [(ob.code, ob.title, ob.rule.to_dict() if ob.rule else None) for ob in org.measure("O11").obligations] == [
+        ("O11-1", "รายงานผลการดำเนินงาน ภายในเดือนเมษายน", {"kind": "month", "month": 4}),
+        ("O11-2", "รายงานผลการดำเนินงาน ภายในเดือนตุลาคม", {"kind": "month", "month": 10}),
+        ("O11-3", "เผยแพร่รายงาน ภายในปีงบประมาณ", {"kind": "fiscal_year"}),
+    ]
+    # Each action of item ๑ serves the month it was done in.
+    assert "ดำเนินการ ๕ ตุลาคม ๒๕๖๕ → O11-2" in out and "ดำเนินการ ๒๐ เมษายน ๒๕๖๖ → O11-1" in out
+    checked = io.StringIO()
+    assert main(["check", str(written)], Context(run.settings, out=checked, err=checked)) == 0, checked.getvalue()

@@ -102,6 +102,7 @@ def test_phrasing(case: Case) -> None:
     elif case.kind == "cell":
         report = one_row(case, case.text, "")
         assert " | ".join(rule_text(o.rule) for o in report.measures[0].obligations) == case.value
+        check_warnings(case, [w for w in thai_warnings(report) if "คอลัมน์ที่ ๔" in w])
     elif case.kind == "action":
         item = case.text if case.text.startswith(("สำนักปลัด", "กองคลัง")) else f"สำนักปลัด {case.text}"
         report = one_row(case, "๑. ทำ ภายในปีงบประมาณ", f"๑. {item}")

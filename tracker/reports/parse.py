@@ -133,6 +133,10 @@ class ParsedObligation:
     text: str
     rule: DueRule | None
     due: dt.date | None  # the first due date of the rule in the report's fiscal year
+    # The 1-based item of column 4 it was written in; None: its own position. Items that name two months
+    # ("ภายในเดือนเมษายนและตุลาคม") give two obligations of one item, which an action numbered with that
+    # item may serve.
+    item: int | None = None
 
 
 @dataclass(frozen=True)
@@ -251,6 +255,34 @@ _STATUS = re.compile(rf"\s*\[\s*{STATUS_MARK}[^\]]*\]")
 def strip_generated_marks(text: str) -> str:
     """Remove the "[สถานะ: …]" the generated report adds after an obligation."""
     return _clean(_STATUS.sub("", text))
+
+
+_YEAR_TEXT = rf"(?:\s*{_BE}?\s*(?:\d{{4}}|\d{{2}})(?!\d))"
+_LISTED_MONTH = rf"(?:เดือน\s*)?(?:{MONTH_RE}){_YEAR_TEXT}?"
+# Two or more months joined by "และ" (commas or spaces between the earlier ones): "เดือนเมษายนและตุลาคม",
+# "เม.ย. และ ต.ค. 65", "มกราคม เมษายน และกรกฎาคม".
+_MONTH_LIST = re.compile(rf"{_LISTED_MONTH}(?:\s*,?\s*{_LISTED_MONTH})*\s*,?\s*และ\s*{_LISTED_MONTH}")
+_ONE_OF_LIST = re.compile(rf"(เดือน\s*)?(?:{MONTH_RE}){_YEAR_TEXT}?")
+
+
+def split_months(text: str) -> list[str]:
+    """One deadline text per month when an item names several months joined by "และ": "รายงานผล
+    ภายในเดือนเมษายนและตุลาคม" → ["รายงานผล ภายในเดือนเมษายน", "รายงานผล ภายในเดือนตุลาคม"]. A due rule
+    is one deadline a year, so each month becomes an obligation of its own. Each month keeps the year
+    written with it (Thai or Arabic digits, full or abbreviated names); text without such a list is
+    returned alone."""
+    plain = to_arabic_digits(text)  # same length: spans carry over to the officer's own digits
+    m = _MONTH_LIST.search(plain)
+    if m is None:
+        return [text]
+    months = list(_ONE_OF_LIST.finditer(plain, m.start(), m.end()))
+    word = "เดือน" if months[0][1] else ""  # "เดือนเมษายนและตุลาคม": each reads "เดือน…"
+    out = []
+    for month in months:
+        written = text[month.start():month.end()].strip()
+        alone = written if month[1] else word + written
+        out.append(_clean(f"{text[:m.start()]}{alone} {text[m.end():]}"))
+    return out
 
 
 def _year_warning(what: str, month: int, year_text: str | None, fy: int) -> Note | None:
@@ -660,14 +692,20 @@ class _TableReader:
 
     def obligations(self, row: int, cell: str) -> tuple[ParsedObligation, ...]:
         out = []
+        item = 0
         for _, raw in split_items(cell):
             text = strip_generated_marks(raw)
             if not text:
                 continue
-            rule, notes = parse_deadline(text, self.fy)
-            for note in notes:
-                self.warn(row, 4, text, note)
-            out.append(ParsedObligation(text, rule, first_due(rule, self.fy)))
+            item += 1
+            texts = split_months(text)
+            if len(texts) > 1:
+                self.warn(row, 4, text, _split_note(len(texts)))
+            for one in texts:
+                rule, notes = parse_deadline(one, self.fy)
+                for note in notes:
+                    self.warn(row, 4, one, note)
+                out.append(ParsedObligation(one, rule, first_due(rule, self.fy), item))
         return tuple(out)
 
     def actions(self, row: int, cell: str, measure_unit: str,
@@ -778,6 +816,13 @@ class _TableReader:
         return done
 
 
+def _split_note(count: int) -> Note:
+    return Note(f"the item names {count} months, each a deadline of its own: it is split into {count} obligations,"
+                " one per month; the codes of the later obligations of this measure move up accordingly",
+                f"รายการนี้ระบุกำหนดเวลา {_n(count)} เดือน แต่ละเดือนเป็นกำหนดแยกกัน จึงแยกเป็น {_n(count)} รายการ"
+                " รายการละหนึ่งเดือน (รหัสของรายการถัดไปในมาตรการนี้จึงเลื่อนตาม)")
+
+
 def _remove_spans(text: str, spans: Sequence[tuple[int, int]]) -> str:
     out, last = [], 0
     for start, end in spans:
@@ -800,14 +845,20 @@ _SHORT_WINDOW_DAYS = 92
 def match_obligation(action_text: str, obligations: Sequence[ParsedObligation], number: int | None,
                      day: dt.date | None, fy: int) -> int | None:
     """Which obligation (1-based) an action serves. The item number the officer wrote wins whenever
-    there is an obligation with that number: a date heuristic must not overrule what was written (the
-    seed's O20 action "๑. … ๒๐ เมษายน ๒๕๖๖" serves O20-1). Without a usable number: the obligation
-    sharing most of the action's wording (character trigrams), plus a bonus when the action's date falls
-    in an obligation's window of at most a quarter; the first on a tie. None when there are none."""
+    there is an item with that number: a date heuristic must not overrule what was written (the seed's
+    O20 action "๑. … ๒๐ เมษายน ๒๕๖๖" serves O20-1); an item split by month ("ภายในเดือนเมษายนและตุลาคม")
+    gives the obligation whose month holds the date, else the one due nearest it. Without a usable
+    number: the obligation sharing most of the action's wording (character trigrams), plus a bonus when
+    the action's date falls in an obligation's window of at most a quarter; the first on a tie. None
+    when there are none."""
     if not obligations:
         return None
-    if number is not None and 1 <= number <= len(obligations):
-        return number
+    if number is not None:
+        of_item = [i for i, ob in enumerate(obligations, start=1) if (ob.item or i) == number]
+        if len(of_item) == 1 or (of_item and day is None):
+            return of_item[0]
+        if of_item and day is not None:
+            return _by_date([(i, obligations[i - 1]) for i in of_item], day, fy)
     words = _trigrams(action_text)
 
     def score(index: int) -> float:
@@ -817,6 +868,16 @@ def match_obligation(action_text: str, obligations: Sequence[ParsedObligation], 
 
     best = max(range(1, len(obligations) + 1), key=lambda i: (score(i), -i))
     return best if score(best) >= score(1) + _CLEARLY_BETTER else 1
+
+
+def _by_date(candidates: Sequence[tuple[int, ParsedObligation]], day: dt.date, fy: int) -> int:
+    """Among the obligations of one item, the one whose window holds `day`, else the one due nearest it."""
+    for index, ob in candidates:
+        if ob.rule is not None and any(o.window_start <= day <= o.due
+                                       for o in ob.rule.occurrences("-", fy, WorkCalendar())):
+            return index
+    dated = [(abs((ob.due - day).days), index) for index, ob in candidates if ob.due is not None]
+    return min(dated)[1] if dated else candidates[0][0]
 
 
 def _in_short_window(rule: DueRule | None, day: dt.date | None, fy: int) -> bool:
