@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from tracker.domain.thaidate import period_fiscal_year, title_for_year
 from tracker.messages.render import ReminderContent, RenderedMessage, render_reminder
 from tracker.store.links import ActionLinks
 from tracker.store.outbox import reminder_contents, store_texts
@@ -28,8 +29,9 @@ def render_missing(session: Session, ids: Sequence[int], links: ActionLinks | No
     cache: dict[tuple[Any, ...], RenderedMessage] = {}
     updates: list[dict[str, Any]] = []
     for row in reminder_contents(session, ids):
-        (out_id, occ_id, stage, day, recipient, lang, org_code, org_name, measure, ob_code, ob_title, done_when,
-         unit_code, unit_name, period, due) = row
+        (out_id, occ_id, stage, day, recipient, lang, org_code, org_name, measure, ob_code, written_title,
+         done_when, unit_code, unit_name, period, due, written_for) = row
+        ob_title = title_for_year(written_title, written_for, period_fiscal_year(period))
         greeting = recipient if stage.startswith("escalation") else ""
         url = links.url(org_code, occ_id, recipient, due, now) if links is not None and now is not None else ""
         cache_key = (occ_id, stage, day, greeting, lang, url)

@@ -8,7 +8,6 @@ apart (`carried_over`), so the subject, the chart and the LINE text say the same
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -16,7 +15,12 @@ from datetime import date, timedelta
 from tracker.domain.model import Action, Organisation
 from tracker.domain.rules import Occurrence
 from tracker.domain.status import OccurrenceStatus, Status, attribute_actions, statuses
-from tracker.domain.thaidate import fiscal_year, fiscal_year_bounds, to_arabic_digits, to_thai_digits
+from tracker.domain.thaidate import (
+    fiscal_year,
+    fiscal_year_bounds,
+    period_fiscal_year,
+    title_for_year,
+)
 from tracker.domain.workdays import WorkCalendar
 
 NEXT_DAYS = 30
@@ -198,27 +202,6 @@ def _grouped(items: Sequence[DigestItem]) -> tuple[DigestItem, ...]:
     return tuple(out)
 
 
-_BE_YEAR = re.compile(r"(?<![0-9๐-๙])(25[0-9]{2}|๒๕[๐-๙]{2})(?![0-9๐-๙])")
-_SHORT_YEAR = re.compile(r"((?:ม\.ค|ก\.พ|มี\.ค|เม\.ย|พ\.ค|มิ\.ย|ก\.ค|ส\.ค|ก\.ย|ต\.ค|พ\.ย|ธ\.ค)\.?\s*)([0-9๐-๙]{2})"
-                         r"(?![0-9๐-๙])")
-
-
-def title_for_year(title: str, written_for: int, fy: int) -> str:
-    """An obligation's title as it reads for fiscal year `fy` when it was written for `written_for`: the
-    B.E. years it names move with it ("ภายในเดือนตุลาคม ๒๕๖๕" in FY 2566's plan is "ตุลาคม ๒๕๖๗" for FY
-    2568), so a line never says one year in the title and another in its due date."""
-    shift = fy - written_for
-    if shift == 0:
-        return title
-
-    def move(text: str, width: int) -> str:
-        moved = str(int(to_arabic_digits(text)) + shift).zfill(width)[-width:]
-        return to_thai_digits(moved) if text[0] in "๐๑๒๓๔๕๖๗๘๙" else moved
-
-    title = _BE_YEAR.sub(lambda m: move(m[1], 4), title)
-    return _SHORT_YEAR.sub(lambda m: m[1] + move(m[2], 2), title)
-
-
 def _bucket(item: OccurrenceStatus, first: date, last: date) -> str:
     if item.status is Status.DONE:
         return "done"
@@ -257,9 +240,9 @@ class _Liner:
 
     def __call__(self, item: OccurrenceStatus) -> DigestItem:
         ob = self.obligations[item.occurrence.obligation]
-        occurrence_fy = int(item.occurrence.period[:4])  # every period code starts with its fiscal year
         return DigestItem(
-            measure=ob.measure, obligation=ob.code, title=title_for_year(ob.title, self.written_for, occurrence_fy),
+            measure=ob.measure, obligation=ob.code,
+            title=title_for_year(ob.title, self.written_for, period_fiscal_year(item.occurrence.period)),
             unit=ob.unit,
             unit_name=self.units.get(ob.unit, ob.unit), period=item.occurrence.period, due=item.occurrence.due,
             days_overdue=item.days_overdue, days_to_due=item.days_to_due, done_on=item.done_on,

@@ -8,6 +8,7 @@ from datetime import date, datetime, time
 from typing import Any
 
 from tracker.domain.rules import DueRule, Occurrence
+from tracker.domain.thaidate import period_fiscal_year, title_for_year
 from tracker.domain.workdays import WorkCalendar
 
 ROLES = ("head", "officer", "admin")
@@ -164,6 +165,15 @@ class Organisation:
             if obligation.code == code:
                 return obligation
         raise KeyError(code)
+
+    def title_in(self, code: str, fy: int) -> str:
+        """Obligation `code`'s title as it reads in fiscal year `fy`: the years it names move from the
+        year this plan was written for (`title_for_year`)."""
+        return title_for_year(self.obligation(code).title, self.fiscal_year, fy)
+
+    def occurrence_title(self, occurrence: Occurrence) -> str:
+        """The title of the obligation of `occurrence`, as it reads in the occurrence's fiscal year."""
+        return self.title_in(occurrence.obligation, period_fiscal_year(occurrence.period))
 
     def occurrences(self, fy_be: int) -> list[Occurrence]:
         calendar = self.calendar

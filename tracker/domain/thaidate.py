@@ -315,3 +315,29 @@ def period_label(code: str, lang: str = "th") -> str:
     if kind is None:
         return to_thai_digits(f"ปีงบ {fy}") if th else f"FY {fy}"
     return code
+
+
+def period_fiscal_year(code: str) -> int:
+    """The fiscal year (B.E.) of a period code: every code starts with it ("2566-M07" → 2566)."""
+    return int(code[:4])
+
+
+_BE_YEAR = re.compile(r"(?<![0-9๐-๙])(25[0-9]{2}|๒๕[๐-๙]{2})(?![0-9๐-๙])")
+_SHORT_YEAR = re.compile(r"((?:ม\.ค|ก\.พ|มี\.ค|เม\.ย|พ\.ค|มิ\.ย|ก\.ค|ส\.ค|ก\.ย|ต\.ค|พ\.ย|ธ\.ค)\.?\s*)([0-9๐-๙]{2})"
+                         r"(?![0-9๐-๙])")
+
+
+def title_for_year(title: str, written_for: int, fy: int) -> str:
+    """An obligation's title as it reads for fiscal year `fy` when it was written for `written_for`: the
+    B.E. years it names move with it ("ภายในเดือนตุลาคม ๒๕๖๕" in FY 2566's plan is "ตุลาคม ๒๕๖๗" for FY
+    2568), so a line never says one year in the title and another in its due date."""
+    shift = fy - written_for
+    if shift == 0:
+        return title
+
+    def move(text: str, width: int) -> str:
+        moved = str(int(to_arabic_digits(text)) + shift).zfill(width)[-width:]
+        return to_thai_digits(moved) if text[0] in "๐๑๒๓๔๕๖๗๘๙" else moved
+
+    title = _BE_YEAR.sub(lambda m: move(m[1], 4), title)
+    return _SHORT_YEAR.sub(lambda m: m[1] + move(m[2], 2), title)

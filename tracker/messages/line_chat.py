@@ -9,7 +9,7 @@ from datetime import date
 from markupsafe import escape
 
 from tracker.domain.model import Organisation
-from tracker.domain.status import OccurrenceStatus, Status, status_label
+from tracker.domain.status import OccurrenceStatus, Status, status_text
 from tracker.domain.thaidate import format_date, to_thai_digits
 from tracker.messages.render import RenderedMessage
 
@@ -95,9 +95,8 @@ def status_reply(org: Organisation, items: list[OccurrenceStatus], units: set[st
         return phrase("status_none", lang, who=who)
     lines = [phrase("status_head", lang, who=who)]
     for item in shown[:MAX_STATUS_LINES]:
-        ob = org.obligation(item.occurrence.obligation)
-        lines.append(f"• {ob.code} {ob.title} – {format_date(item.occurrence.due, lang, style='short')}"
-                     f" ({status_label(item.status, lang)})")
+        lines.append(f"• {item.occurrence.obligation} {org.occurrence_title(item.occurrence)}"
+                     f" – {format_date(item.occurrence.due, lang, style='short')} ({status_text(item, lang)})")
     if len(shown) > MAX_STATUS_LINES:
         lines.append(phrase("status_more", lang, n=_digits(len(shown) - MAX_STATUS_LINES, lang)))
     return "\n".join(lines)

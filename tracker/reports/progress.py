@@ -136,8 +136,9 @@ def build_progress(org: Organisation, actions: Sequence[Action], fy: int, round_
         for number, ob in enumerate(measure.obligations, start=1):
             done = sorted((a for a in known if a.obligation == ob.code), key=lambda a: a.done_on)
             status, state = obligation_status(ob, by_obligation[ob.code], bool(done), period)
-            lines.append(ObligationLine(number, ob.code, normalise_digits(ob.title), status, state))
-            action_lines += [ActionLine(number, units.get(a.unit or ob.unit, a.unit or ob.unit), a.note or ob.title,
+            title = org.title_in(ob.code, fy)  # the years a title names move to the report's year
+            lines.append(ObligationLine(number, ob.code, normalise_digits(title), status, state))
+            action_lines += [ActionLine(number, units.get(a.unit or ob.unit, a.unit or ob.unit), a.note or title,
                                         a.done_on) for a in done]
         rows.append(MeasureRow(measure.code, normalise_digits(measure.title), units.get(measure.unit, measure.unit),
                                tuple(normalise_digits(step) for step in measure.steps),

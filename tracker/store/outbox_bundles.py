@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
+from tracker.domain.thaidate import period_fiscal_year, title_for_year
 from tracker.store.models import ObligationRow, OccurrenceRow, OrganisationRow, OutboxRow
 from tracker.store.outbox_claims import claimable
 
@@ -44,19 +45,20 @@ class Facts:
     due: date | None
     occurrence_id: int | None
     obligation: str
-    title: str
+    title: str  # as it reads in the occurrence's fiscal year (`title_for_year`)
     org: str
 
 
 def bundle_facts(session: Session, ids: Sequence[int]) -> dict[int, Facts]:
     """id → the facts of reminder rows."""
     query = (select(OutboxRow.id, OutboxRow.bundle_key, OutboxRow.stage, OccurrenceRow.due, OccurrenceRow.id,
-                    ObligationRow.code, ObligationRow.title, OrganisationRow.code)
+                    ObligationRow.code, ObligationRow.title, OrganisationRow.code, OccurrenceRow.period,
+                    OrganisationRow.fiscal_year)
              .outerjoin(OccurrenceRow, OccurrenceRow.id == OutboxRow.occurrence_id)
              .outerjoin(ObligationRow, ObligationRow.id == OccurrenceRow.obligation_id)
              .join(OrganisationRow, OrganisationRow.id == OutboxRow.org_id)
              .where(OutboxRow.id.in_(list(ids))))
-    return {row[0]: Facts(row[1], row[2], row[3], row[4], row[5] or "", row[6] or "", row[7])
+    return {row[0]: Facts(row[1], row[2], row[3], row[4], row[5] or "", _title(row[6], row[8], row[9]), row[7])
             for row in session.execute(query)}
 
 
@@ -75,6 +77,12 @@ def sent_earlier_today(session: Session, ids: Sequence[int], owner: str, day_sta
             and_(other.status == "leased", other.bundle_key.is_not(None), other.lease_owner != owner))))
         .where(OutboxRow.id.in_(list(ids))).distinct())
     return set(session.scalars(query))
+
+
+def _title(title: str | None, period: str | None, written_for: int) -> str:
+    if not title or not period:
+        return title or ""
+    return title_for_year(title, written_for, period_fiscal_year(period))
 
 
 def set_bundle_key(session: Session, ids: Sequence[int], key: str, owner: str) -> None:

@@ -12,9 +12,10 @@ from functools import lru_cache
 
 from flask import Flask, Response, request
 
-from tracker.domain.status import Status
+from tracker.domain.status import OccurrenceStatus, Status
 from tracker.domain.status import status_label as _status_label
-from tracker.domain.thaidate import BANGKOK, format_date, to_thai_digits
+from tracker.domain.status import status_text as _status_text
+from tracker.domain.thaidate import BANGKOK, format_date, period_label, to_thai_digits
 
 LANGS = ("th", "en")
 COOKIE = "lang"
@@ -72,6 +73,16 @@ def status_label(status: Status) -> str:
     return _status_label(status, current_lang())
 
 
+def status_text(item: OccurrenceStatus) -> str:
+    """A deadline's status in the words `tracker status` prints ("ครบกำหนดวันนี้" on the due date)."""
+    return _status_text(item, current_lang())
+
+
+def period(code: str) -> str:
+    """A period as officials write it ("เม.ย. ๖๖", "ไตรมาส ๑/๒๕๖๖"), as `tracker status` prints it."""
+    return period_label(code, current_lang())
+
+
 SOURCES_TH = {"config": "ไฟล์ตั้งค่า", "cli": "คำสั่ง", "import": "นำเข้ารายงาน", "web": "เว็บ", "line": "LINE",
               "api": "API", "simulate": "จำลอง"}
 CHANNELS_TH = {"line": "LINE", "mailto": "อีเมล", "https": "เว็บฮุก", "outbox": "โฟลเดอร์ outbox"}
@@ -104,9 +115,9 @@ def _remember(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    app.jinja_env.globals.update(t=t, lang=current_lang, status_label=status_label, source_label=source_label,
-                              channel_label=channel_label, change_label=change_label)
-    app.jinja_env.filters.update(digits=digits, day=day, clock=clock)
+    app.jinja_env.globals.update(t=t, lang=current_lang, status_label=status_label, status_text=status_text,
+                                 source_label=source_label, channel_label=channel_label, change_label=change_label)
+    app.jinja_env.filters.update(digits=digits, day=day, clock=clock, period=period)
     app.after_request(_remember)
     app.before_request(_forget)
     app.teardown_request(_forget)

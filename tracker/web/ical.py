@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from icalendar import Alarm, Calendar, Event, vDuration
 
 from tracker.domain.model import Organisation
-from tracker.domain.status import OccurrenceStatus, status_label
-from tracker.domain.thaidate import format_date, to_thai_digits
+from tracker.domain.status import OccurrenceStatus, status_text
+from tracker.domain.thaidate import format_date, period_label
 
 ALARM_BEFORE = timedelta(days=7)
 REFRESH = timedelta(hours=6)
@@ -47,9 +47,9 @@ def calendar(org: Organisation, items: Iterable[OccurrenceStatus], unit: str | N
         event.add("dtstamp", now)
         event.add("dtstart", occ.due)
         event.add("dtend", occ.due + timedelta(days=1))
-        event.add("summary", f"ครบกำหนด {ob.code}: {ob.title}")
-        lines = [f"มาตรการ {ob.measure} · {units.get(ob.unit, ob.unit)} · รอบ {to_thai_digits(occ.period)}",
-                 f"กำหนดส่ง {format_date(occ.due, 'th')} · สถานะ {status_label(item.status, 'th')}"]
+        event.add("summary", f"ครบกำหนด {ob.code}: {org.occurrence_title(occ)}")
+        lines = [f"มาตรการ {ob.measure} · {units.get(ob.unit, ob.unit)} · รอบ {period_label(occ.period)}",
+                 f"กำหนดส่ง {format_date(occ.due, 'th')} · สถานะ {status_text(item, 'th')}"]
         if ob.done_when:
             lines.append(f"ถือว่าเสร็จเมื่อ: {ob.done_when}")
         if link:
