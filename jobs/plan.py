@@ -36,7 +36,15 @@ from jobs import handover
 from jobs.plan_context import OrgContext, Recipient, calendar_from_text, load_contexts, policy_from_text
 from jobs.plan_sql import SetPlanner
 from tracker.domain.model import ReminderPolicy
-from tracker.domain.reminders import Stage, merge_same_day, reminder_key, schedule_span, send_at, stages_between
+from tracker.domain.reminders import (
+    Stage,
+    catch_up_label,
+    merge_same_day,
+    reminder_key,
+    schedule_span,
+    send_at,
+    stages_between,
+)
 from tracker.domain.thaidate import BANGKOK, fiscal_year
 from tracker.domain.workdays import WorkCalendar
 from tracker.store.models import ObligationRow, OccurrenceRow, PlannerMarkRow
@@ -44,6 +52,7 @@ from tracker.store.outbox import cancel_done, insert_reminders
 from tracker.store.rollover import ensure_fiscal_year
 
 MAX_CATCH_UP_DAYS = 62  # beyond two months of downtime, reminders are stale: `tracker status` tells the story
+MERGED_LIMIT = 200  # outbox.merged_stages is VARCHAR(200)
 CHUNK = 5000  # rows per INSERT: bounds memory at national scale
 
 
@@ -112,7 +121,8 @@ def outbox_rows(occ_id: int, ctx: OrgContext, unit: str, stages: Sequence[Stage]
                 today: date, grace_days: int, sqlite_dates: bool) -> Iterator[tuple[Any, ...]]:
     """Outbox rows (in REMINDER_COLUMNS order, plus send_after) for one occurrence's stages in the planning range.
     Per recipient and destination only the latest stage can be sent; earlier ones (missed while the
-    planner was down) are recorded as skipped."""
+    planner was down) are recorded as skipped, and those within the grace period are named in the one
+    that is sent (`merged_stages` holds them as `label@day`)."""
     if len(stages) == 1:  # the usual case: nothing to merge, nothing superseded
         stage = stages[0]
         reason = _missed(stage, today, grace_days)
@@ -126,21 +136,51 @@ def outbox_rows(occ_id: int, ctx: OrgContext, unit: str, stages: Sequence[Stage]
     for stage, recipient, _ in entries:
         if recipient not in latest or stage.day > latest[recipient].day:
             latest[recipient] = stage
+    replaced = _replaced_within_grace(entries, latest, today, grace_days)
     for stage, recipient, merged in entries:
         name, destination, who = recipient
         newest = latest[recipient]
         reason = None
         if stage is not newest:
             reason = f"superseded by {newest.label} on {newest.day.isoformat()} (planner was not running)"
+            if recipient in replaced and _within_grace(stage, today, grace_days):
+                reason += "; named in that catch-up message"
         else:
             reason = _missed(stage, today, grace_days)
-        yield (reminder_key(occ_id, stage.label, who), "reminder", ctx.id, occ_id, stage.label, ",".join(merged),
+            merged = merged + replaced.get(recipient, ()) if reason is None else merged
+        yield (reminder_key(occ_id, stage.label, who), "reminder", ctx.id, occ_id, stage.label, _joined(merged),
                stage.day.isoformat() if sqlite_dates else stage.day, name, destination, ctx.language,
                "skipped" if reason else "pending", reason, 0, send_after)
 
 
+def _joined(labels: Sequence[str]) -> str:
+    """`merged_stages` within its column (VARCHAR 200): the oldest replaced stages give way first."""
+    kept = list(labels)
+    while len(",".join(kept)) > MERGED_LIMIT and any("@" in label for label in kept):
+        kept.remove(next(label for label in kept if "@" in label))
+    return ",".join(kept)
+
+
+def _replaced_within_grace(entries: Sequence[tuple[Stage, Recipient, tuple[str, ...]]],
+                           latest: dict[Recipient, Stage], today: date, grace_days: int
+                           ) -> dict[Recipient, tuple[str, ...]]:
+    """Per recipient whose latest stage is still sent: the earlier stages it replaces that are within the
+    grace period, as `label@day` (the catch-up message names them). Older ones are only recorded."""
+    replaced: dict[Recipient, list[Stage]] = {}
+    for stage, recipient, _ in entries:
+        newest = latest[recipient]
+        if stage is not newest and _within_grace(stage, today, grace_days) and _within_grace(newest, today, grace_days):
+            replaced.setdefault(recipient, []).append(stage)
+    return {r: tuple(catch_up_label(s.label, s.day) for s in sorted(found, key=lambda s: s.day))
+            for r, found in replaced.items()}
+
+
+def _within_grace(stage: Stage, today: date, grace_days: int) -> bool:
+    return (today - stage.day).days <= grace_days
+
+
 def _missed(stage: Stage, today: date, grace_days: int) -> str | None:
-    if (today - stage.day).days > grace_days:
+    if not _within_grace(stage, today, grace_days):
         return f"missed: {stage.day.isoformat()} is more than {grace_days} days before planning"
     return None
 

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 
 from config.loader import LoadResult
 from jobs import plan
+from jobs.render_outbox import render_missing
 from tests.fixtures_reminders import AS_OF, bkk, count_outbox, outbox, sync_sample
 from tracker.domain.model import Action
 from tracker.domain.reminders import recipient_hash, reminder_key
@@ -134,6 +135,28 @@ def test_catch_up_within_grace_sends_once_and_records_what_it_skips(engine: Engi
     assert result.skipped == len(skipped)
 
 
+def test_the_catch_up_message_names_the_stages_it_replaces(engine: Engine, sample: LoadResult) -> None:
+    # Issue 9, fault 6: after downtime each recipient gets one message per deadline, and that message says
+    # which reminders were not sent (those within the grace period), so nothing is dropped silently.
+    sync_sample(engine, sample)
+    run(engine, bkk(2022, 10, 26, 9, 0))
+    run(engine, bkk(2022, 11, 2, 9, 0))  # down Thu 27 Oct - Tue 1 Nov
+    o10 = [r for r in outbox(engine) if r.stage_day >= date(2022, 10, 27)]
+    o10_occ = {r.occurrence_id for r in o10 if r.stage == "overdue-1"}
+    sent = [r for r in o10 if r.occurrence_id in o10_occ and r.status == "pending"]
+    assert sent and {r.stage for r in sent} == {"overdue-1"}
+    # Monday 31 October's due-day reminder is two days old (within grace): named. Friday 28 October's
+    # are five days old: recorded as missed, not named.
+    assert all(r.merged_stages.split(",") == ["due@2022-10-31"] for r in sent)
+    superseded = [r for r in o10 if r.occurrence_id in o10_occ and r.stage == "due"]
+    assert superseded and all(r.status == "skipped" and "named in" in (r.skip_reason or "") for r in superseded)
+    with session_scope(engine) as session:
+        render_missing(session, [r.id for r in sent])
+    text = outbox(engine, id=sent[0].id)[0]
+    assert "๓๑ ตุลาคม ๒๕๖๕" in (text.text or "") and "ไม่ได้ส่ง" in (text.text or "")
+    assert "๓๑ ตุลาคม ๒๕๖๕" in (text.line_text or "") and "๓๑ ตุลาคม ๒๕๖๕" in (text.html or "")
+
+
 def test_stages_missed_beyond_grace_are_skipped_with_a_reason(engine: Engine, sample: LoadResult) -> None:
     sync_sample(engine, sample)
     run(engine, bkk(2022, 10, 20, 9, 0))
@@ -155,3 +178,11 @@ def test_the_national_benchmark_runs_small(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.delenv("TEST_DATABASE_URL", raising=False)
     monkeypatch.setattr(national_db.tempfile, "mkdtemp", lambda prefix="": str(tmp_path))
     assert bench_reminders.main(["--orgs", "20", "--skip-dispatch"]) == 0  # the second plan created nothing
+
+
+def test_the_named_stages_give_way_oldest_first_to_fit_their_column() -> None:
+    labels = ["escalation-executives"] + [f"overdue-{n}@2022-11-{n:02d}" for n in range(1, 12)]
+    kept = plan._joined(labels).split(",")
+    assert len(",".join(kept)) <= plan.MERGED_LIMIT
+    assert kept[0] == "escalation-executives" and kept[-1] == "overdue-11@2022-11-11"
+    assert "overdue-1@2022-11-01" not in kept

@@ -168,6 +168,18 @@ def reminder_key(occurrence_id: int, stage: str, who: str) -> str:
     return REMINDER_KEY.format(occurrence=occurrence_id, stage=stage, who=who)
 
 
+def catch_up_label(label: str, day: date) -> str:
+    """How a stage replaced by a catch-up message is kept in that message's `merged_stages`: `due@2022-10-31`.
+    Same-day merges are kept as bare labels; the `@day` tells the two apart."""
+    return f"{label}@{day.isoformat()}"
+
+
+def replaced_days(merged_stages: str) -> tuple[date, ...]:
+    """The days of the reminders a catch-up message replaces (see `catch_up_label`), oldest first."""
+    days = {date.fromisoformat(part.split("@", 1)[1]) for part in merged_stages.split(",") if "@" in part}
+    return tuple(sorted(days))
+
+
 R = TypeVar("R", bound=Hashable)
 
 

@@ -41,6 +41,7 @@ class ReminderContent:
     day: date
     stage: str
     recipient: str = ""
+    replaced: tuple[date, ...] = ()  # days of reminders not sent while the service was down (catch-up)
 
     @property
     def kind(self) -> str:
@@ -82,7 +83,22 @@ def _context(content: ReminderContent, lang: str, action_url: str | None) -> dic
         "period_text": period_label(content.period, lang) if recurring else "",
         "action_url": action_url,
         "sender": content.org_name,
+        "replaced_text": _replaced_text(content.replaced, lang),
     }
+
+
+def _replaced_text(days: tuple[date, ...], lang: str) -> str:
+    """The sentence a catch-up message adds: which reminders it replaces, so nothing is dropped silently."""
+    if not days:
+        return ""
+    joiner, separator = (" and ", ", ") if lang == "en" else (" และ", " ")  # Thai lists with spaces, not commas
+    named = [format_date(day, lang, style="weekday") for day in days]
+    listed = joiner.join([separator.join(named[:-1]), named[-1]] if len(named) > 1 else named)
+    if lang == "en":
+        return (f"The reminder{'s' if len(days) > 1 else ''} of {listed} "
+                f"{'were' if len(days) > 1 else 'was'} not sent while the service was down; this message replaces "
+                f"{'them' if len(days) > 1 else 'it'}.")
+    return f"ทั้งนี้ ระบบไม่ได้ส่งการแจ้งเตือนเมื่อ{listed} เนื่องจากระบบหยุดทำงาน ฉบับนี้จึงแจ้งแทน"
 
 
 def render_reminder(content: ReminderContent, lang: str = "th", *, action_url: str | None = None) -> RenderedMessage:

@@ -270,12 +270,13 @@ def reminders_since(session: Session, after_id: int) -> list[QueuedReminder]:
 def reminder_contents(session: Session, ids: Sequence[int]) -> list[tuple[Any, ...]]:
     """What rendering needs for those of the reminders `ids` that have no text yet: (id, occurrence id,
     stage, stage day, recipient, lang, org code, org name, measure title, obligation code, obligation
-    title, done_when, unit code, unit name, period, due, the fiscal year the titles were written for)."""
+    title, done_when, unit code, unit name, period, due, the fiscal year the titles were written for,
+    merged stages)."""
     query = (
         select(OutboxRow.id, OutboxRow.occurrence_id, OutboxRow.stage, OutboxRow.stage_day, OutboxRow.recipient,
                OutboxRow.lang, OrganisationRow.code, OrganisationRow.name, MeasureRow.title, ObligationRow.code,
                ObligationRow.title, ObligationRow.done_when, ObligationRow.unit_code, UnitRow.name,
-               OccurrenceRow.period, OccurrenceRow.due, OrganisationRow.fiscal_year)
+               OccurrenceRow.period, OccurrenceRow.due, OrganisationRow.fiscal_year, OutboxRow.merged_stages)
         .join(OccurrenceRow, OccurrenceRow.id == OutboxRow.occurrence_id)
         .join(ObligationRow, ObligationRow.id == OccurrenceRow.obligation_id)
         .join(MeasureRow, MeasureRow.id == ObligationRow.measure_id)
