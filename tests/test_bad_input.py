@@ -18,6 +18,7 @@ import subprocess
 import sys
 import zipfile
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ from config.settings import Settings
 from tests.conftest import SAMPLE
 from tracker.cli.common import Context
 from tracker.cli.main import main
+from tracker.domain.thaidate import BANGKOK
 
 HERE = Path(__file__).resolve().parent / "bad_input"
 CLEARED = ("TRACKER_", "DATABASE_", "LINE_", "SMTP_", "WEBHOOK_", "PG")
@@ -124,7 +126,8 @@ def snapshot(folder: Path) -> dict[str, str]:
 
 
 def expand(text: str, case_dir: Path, made: Path) -> str:
-    return (text.replace("{files}", str(HERE / "files")).replace("{made}", str(made))
+    tomorrow = (datetime.now(BANGKOK).date() + timedelta(days=1)).isoformat()  # the CLI reads the real clock too
+    return (text.replace("{files}", str(HERE / "files")).replace("{made}", str(made)).replace("{tomorrow}", tomorrow)
             .replace("{tmp}", str(case_dir)).replace("{db}", str(case_dir / "data" / "tracker.sqlite3")))
 
 

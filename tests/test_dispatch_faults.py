@@ -1,5 +1,6 @@
 """Dispatch under the faults of issue 9: batches that outlast their lease, rows no longer wanted at send
-time, channel-wide credential failures, catch-up after downtime. Real loopback fakes (aiosmtpd, fake LINE)."""
+time, channel-wide credential failures, catch-up after downtime; on SQLite and PostgreSQL. Real loopback
+fakes (aiosmtpd, fake LINE)."""
 
 from __future__ import annotations
 
@@ -42,27 +43,27 @@ def run(engine: Engine, sender: dispatch.Sender, owner: str, at: datetime = AS_O
     return dispatch.run_once(engine, at, sender, owner, rng=random.Random(7), **kw)  # type: ignore[arg-type]
 
 
-def test_a_batch_that_outlasts_its_lease_is_not_sent_twice(sqlite_engine: Engine, sample: LoadResult,
+def test_a_batch_that_outlasts_its_lease_is_not_sent_twice(engine: Engine, sample: LoadResult,
                                                            fake_line: FakeLineServer) -> None:  # noqa: F811
     validator("PushMessageRequest")
     lease = 1.0
     with SmtpServer(delay=0.8) as slow:  # two e-mails (a day's bundle each) one at a time: longer than the lease
         settings = Settings.from_env(notifier_env(line=fake_line, smtp=slow))
-        emails = [r for r in planned(sqlite_engine, sample) if r.destination.startswith("mailto:")]
+        emails = [r for r in planned(engine, sample) if r.destination.startswith("mailto:")]
         results: list[dispatch.DispatchResult] = []
         with Notifiers(settings) as first, Notifiers(settings) as second:
             worker = threading.Thread(target=lambda: results.append(
-                run(sqlite_engine, first, "first", lease_seconds=lease, concurrency=1)))
+                run(engine, first, "first", lease_seconds=lease, concurrency=1)))
             worker.start()
             time.sleep(lease * 1.4)  # the second dispatcher comes after the first one's lease would have expired
-            results.append(run(sqlite_engine, second, "second", AS_OF + timedelta(seconds=lease * 1.4),
+            results.append(run(engine, second, "second", AS_OF + timedelta(seconds=lease * 1.4),
                                lease_seconds=lease, concurrency=1))
             worker.join()
         ids = Counter(str(m["Message-ID"]) for m in slow.messages)
     assert len({r.destination for r in emails}) == 2
     assert [i for i, n in ids.items() if n > 1] == []  # no e-mail handed to the server twice
     assert len(ids) == 2
-    assert all(r.status == "sent" for r in outbox(sqlite_engine))
+    assert all(r.status == "sent" for r in outbox(engine))
 
 
 class GatedSender:
@@ -80,22 +81,22 @@ class GatedSender:
         return self.inner.send(destination, message)
 
 
-def test_each_result_is_recorded_as_it_completes(sqlite_engine: Engine, sample: LoadResult,
+def test_each_result_is_recorded_as_it_completes(engine: Engine, sample: LoadResult,
                                                  fake_line: FakeLineServer) -> None:  # noqa: F811
     validator("PushMessageRequest")
     with SmtpServer() as smtp:
-        rows = planned(sqlite_engine, sample)
+        rows = planned(engine, sample)
         last = rows[-1]
         with Notifiers(Settings.from_env(notifier_env(line=fake_line, smtp=smtp))) as notifiers:
             sender = GatedSender(notifiers, last.destination)
-            worker = threading.Thread(target=lambda: run(sqlite_engine, sender, "first", concurrency=4))
+            worker = threading.Thread(target=lambda: run(engine, sender, "first", concurrency=4))
             worker.start()
             try:
                 assert sender.waiting.wait(30)
                 deadline = time.monotonic() + 10
                 others = [r for r in rows if r.destination != last.destination]
                 while time.monotonic() < deadline:  # the others finish while one send is stuck
-                    done = [r for r in outbox(sqlite_engine) if r.status == "sent"]
+                    done = [r for r in outbox(engine) if r.status == "sent"]
                     if len(done) >= len(others):
                         break
                     time.sleep(0.05)
@@ -103,24 +104,24 @@ def test_each_result_is_recorded_as_it_completes(sqlite_engine: Engine, sample: 
             finally:
                 sender.gate.set()
                 worker.join()
-    assert all(r.status == "sent" for r in outbox(sqlite_engine))
+    assert all(r.status == "sent" for r in outbox(engine))
 
 
-def test_a_reminder_claimed_before_tracker_log_is_cancelled_not_sent(sqlite_engine: Engine,
+def test_a_reminder_claimed_before_tracker_log_is_cancelled_not_sent(engine: Engine,
                                                                       sample: LoadResult) -> None:
-    rows = planned(sqlite_engine, sample)
+    rows = planned(engine, sample)
     sender = RecordingSender()
     logged: list[str] = []
 
     def log_while_the_batch_is_in_flight(_: object) -> None:  # right after the first send: the rest are claimed
         if not logged:
-            with session_scope(sqlite_engine) as session:
+            with session_scope(engine) as session:
                 for code in ("O10-1", "O20-1"):
                     log_action(session, "makha", Action(code, AS_OF.date(), recorded_by="สมชาย"), channel="cli",
                                now=AS_OF)
             logged.append("done")
 
-    result = run(sqlite_engine, sender, "first", concurrency=1, after_send=log_while_the_batch_is_in_flight)
+    result = run(engine, sender, "first", concurrency=1, after_send=log_while_the_batch_is_in_flight)
     # The first send is the officer's LINE bundle (O10-1 in it); then their e-mail bundle, where O10-1 must
     # be left out, and the finance officer's lone O20-1 e-mail, which must not go at all.
     done = {r.key for r in rows if r.id in (10, 13)}
@@ -128,14 +129,14 @@ def test_a_reminder_claimed_before_tracker_log_is_cancelled_not_sent(sqlite_engi
     mailed = [m for d, m in sender.sent if d == "mailto:palad@makha.example.go.th"]
     assert len(mailed) == 1 and mailed[0].text.count("— — —") == 4  # five of the six items
     assert all(d != "mailto:finance@makha.example.go.th" for d, _ in sender.sent)
-    cancelled = outbox(sqlite_engine, status="cancelled")
+    cancelled = outbox(engine, status="cancelled")
     assert {r.key for r in cancelled} == done and all("action was logged" in (r.skip_reason or "") for r in cancelled)
     assert result.statuses["cancelled"] == 2 and result.statuses["sent"] == 11
 
 
-def test_a_destination_removed_from_the_configuration_receives_nothing_more(sqlite_engine: Engine,
+def test_a_destination_removed_from_the_configuration_receives_nothing_more(engine: Engine,
                                                                              sample: LoadResult) -> None:
-    rows = planned(sqlite_engine, sample)
+    rows = planned(engine, sample)
     sender = RecordingSender()
     cfg = sample.orgs[0]
     palad = next(u for u in cfg.organisation.units if u.code == "palad")
@@ -148,15 +149,15 @@ def test_a_destination_removed_from_the_configuration_receives_nothing_more(sqli
 
     def reload_while_the_batch_is_in_flight(_: object) -> None:
         if not reloads:
-            with session_scope(sqlite_engine) as session:
+            with session_scope(engine) as session:
                 sync_organisation(session, reloaded, SYNCED_AT + timedelta(days=1), through_fy=2566)
             reloads.append(1)
 
-    result = run(sqlite_engine, sender, "first", concurrency=1, after_send=reload_while_the_batch_is_in_flight)
+    result = run(engine, sender, "first", concurrency=1, after_send=reload_while_the_batch_is_in_flight)
     removed = {r.key for r in rows if r.destination == "mailto:palad@makha.example.go.th"}
     assert reloads and len(removed) == 6
     assert all(d != "mailto:palad@makha.example.go.th" for d, _ in sender.sent)
-    assert {r.key for r in outbox(sqlite_engine, status="cancelled")} == removed
+    assert {r.key for r in outbox(engine, status="cancelled")} == removed
     assert result.statuses["sent"] == 13 - 6
 
 
@@ -169,48 +170,48 @@ def _broken(engine: Engine) -> list[str]:
 
 
 def test_a_wrong_line_token_pauses_the_channel_and_the_next_days_reminders_go_out(
-        sqlite_engine: Engine, sample: LoadResult, fake_line: FakeLineServer,  # noqa: F811
+        engine: Engine, sample: LoadResult, fake_line: FakeLineServer,  # noqa: F811
         smtp_server: SmtpServer) -> None:  # noqa: F811
     validator("PushMessageRequest")
-    planned(sqlite_engine, sample)
+    planned(engine, sample)
     wrong = Settings.from_env(notifier_env(line=fake_line, smtp=smtp_server, LINE_CHANNEL_ACCESS_TOKEN="revoked-token"))
     with Notifiers(wrong) as notifiers:
-        run(sqlite_engine, notifiers, "first")
-    assert _broken(sqlite_engine) == []  # a refused token is the channel's fault, not the recipient's
-    waiting = [r for r in outbox(sqlite_engine, kind="reminder") if r.destination == LINE_USER]
+        run(engine, notifiers, "first")
+    assert _broken(engine) == []  # a refused token is the channel's fault, not the recipient's
+    waiting = [r for r in outbox(engine, kind="reminder") if r.destination == LINE_USER]
     assert len(waiting) == 6 and all(r.status == "pending" and r.attempts == 0 for r in waiting)
     assert all("401" in (r.last_error or "") and "revoked-token" not in (r.last_error or "") for r in waiting)
-    alerts = outbox(sqlite_engine, kind="alert")
+    alerts = outbox(engine, kind="alert")
     assert [(a.destination, a.status) for a in alerts] == [("mailto:admin@makha.example.go.th", "sent")]
     subjects = [str(make_header(decode_header(m["Subject"]))) for m in smtp_server.messages]
     assert sum("หยุดชั่วคราว" in s for s in subjects) == 1
     # The right token is set; the next reminders (a week later), and the ones kept waiting, reach LINE.
     next_week = bkk(2022, 10, 28, 9, 0)
-    with session_scope(sqlite_engine) as session:
+    with session_scope(engine) as session:
         plan.plan(session, next_week, "makha")
     with Notifiers(Settings.from_env(notifier_env(line=fake_line, smtp=smtp_server))) as notifiers:
-        run(sqlite_engine, notifiers, "first", next_week)
-    to_line = [r for r in outbox(sqlite_engine, kind="reminder") if r.destination == LINE_USER]
+        run(engine, notifiers, "first", next_week)
+    to_line = [r for r in outbox(engine, kind="reminder") if r.destination == LINE_USER]
     assert len(to_line) > 6 and all(r.status == "sent" for r in to_line)
-    assert outbox(sqlite_engine, status="skipped") == [] and _broken(sqlite_engine) == []
+    assert outbox(engine, status="skipped") == [] and _broken(engine) == []
     assert fake_line.delivered
 
 
 def test_a_refused_smtp_login_pauses_email_until_the_password_is_right(
-        sqlite_engine: Engine, sample: LoadResult, fake_line: FakeLineServer,  # noqa: F811
+        engine: Engine, sample: LoadResult, fake_line: FakeLineServer,  # noqa: F811
         smtp_server_auth: SmtpServer) -> None:  # noqa: F811
     validator("PushMessageRequest")
-    planned(sqlite_engine, sample)
+    planned(engine, sample)
     wrong = notifier_env(line=fake_line, smtp=smtp_server_auth, SMTP_PASSWORD="not-the-password")
     with Notifiers(Settings.from_env(wrong)) as notifiers:
-        run(sqlite_engine, notifiers, "first", concurrency=1)
-    mails = [r for r in outbox(sqlite_engine, kind="reminder") if r.destination.startswith("mailto:")]
+        run(engine, notifiers, "first", concurrency=1)
+    mails = [r for r in outbox(engine, kind="reminder") if r.destination.startswith("mailto:")]
     assert len(mails) == 7 and all(r.status == "pending" and r.attempts == 0 for r in mails)
-    assert _broken(sqlite_engine) == [] and smtp_server_auth.messages == []
+    assert _broken(engine) == [] and smtp_server_auth.messages == []
     # Paused after the first refused login (smtplib tries each mechanism the server offers: PLAIN, LOGIN).
     assert len([ok for _, ok in smtp_server_auth.auth_attempts if not ok]) == 2
     later = AS_OF + timedelta(minutes=11)
     with Notifiers(Settings.from_env(notifier_env(line=fake_line, smtp=smtp_server_auth))) as notifiers:
-        run(sqlite_engine, notifiers, "first", later)
-    assert all(r.status == "sent" for r in outbox(sqlite_engine, kind="reminder"))
+        run(engine, notifiers, "first", later)
+    assert all(r.status == "sent" for r in outbox(engine, kind="reminder"))
     assert len(smtp_server_auth.messages) == 2  # the two recipients' bundles

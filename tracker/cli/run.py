@@ -11,12 +11,14 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from config.loader import load_config
 from jobs.scheduler import Clock, MaskingFilter, Service, ServiceOptions, build_scheduler, run_forever
 from notifiers.registry import Notifiers
 from tracker.cli.basic import board, org_statuses
 from tracker.cli.common import (
     EXIT_OK,
     Context,
+    check_tracked,
     datetime_arg,
     now_utc,
     positive_seconds,
@@ -24,9 +26,9 @@ from tracker.cli.common import (
     whole_number,
 )
 from tracker.cli.web import add_address
-from tracker.domain.thaidate import fiscal_year
+from tracker.domain.thaidate import BANGKOK, fiscal_year
 from tracker.store.db import migrate, safe_url, session_scope
-from tracker.store.repo import org_codes
+from tracker.store.repo import first_fiscal_year, org_codes
 from tracker.web import create_app
 from tracker.web.serve import Background, server, url_of
 
@@ -80,6 +82,8 @@ def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
     before, after = migrate(engine)
     if before != after:
         ctx.print(f"database {safe_url(ctx.settings.database_url)}: migrated {before or 'empty'} → {after}")
+    if args.as_of is not None:  # before the configuration is applied: a year off would create its occurrences
+        _check_as_of(ctx, engine, args.as_of)
     with Notifiers(ctx.settings) as notifiers:
         service = Service(engine, ctx.settings, notifiers, options, _clock(args.as_of))
         check = service.config(force=True)
@@ -99,6 +103,18 @@ def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
             if web is not None:
                 web.stop()
     return EXIT_OK
+
+
+def _check_as_of(ctx: Context, engine: Engine, as_of: datetime) -> None:
+    """Refuse an --as-of far from the fiscal years tracked: those of the database, or, on an empty one, of
+    the configuration files about to be applied."""
+    with session_scope(engine) as session:
+        first = first_fiscal_year(session)
+    if first is None:
+        loaded = load_config(ctx.settings.config_paths)
+        first = min((cfg.organisation.fiscal_year for cfg in loaded.orgs), default=None)
+    if first is not None:
+        check_tracked(first, today_bangkok(), flag="--as-of", day=as_of.astimezone(BANGKOK).date())
 
 
 def _start_web(ctx: Context, engine: Engine, host: str, port: int) -> Background | None:

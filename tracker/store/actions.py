@@ -32,10 +32,13 @@ class InvalidAction(TrackerError):
 def check_action(org: Organisation, action: Action, prefix: str = "--", today: date | None = None) -> list[Problem]:
     """Every reason `action` cannot be recorded for `org`. `prefix` names the fields as the caller's
     person knows them (`--obligation` on the command line, `obligation` in the API). Given `today`, a day
-    far from the years tracked (2099-01-01, 1/1/2400) is refused too."""
+    far from the years tracked (2099-01-01, 1/1/2400), or after today, is refused too."""
     problems = []
     if today is not None and (why := untracked_day(action.done_on, org.fiscal_year, today)):
         problems.append(Problem(f"{prefix}date", why))
+    elif today is not None and action.done_on > today:
+        problems.append(Problem(f"{prefix}date", f"{action.done_on.isoformat()} is after today ({today.isoformat()}):"
+                                                 " record an action once it is done, with the day it was done"))
     try:
         ob = org.obligation(action.obligation)
     except KeyError:
