@@ -19,6 +19,7 @@ from notifiers.base import CHANNEL, DeliveryError, Receipt
 from notifiers.registry import mask_destination
 from tracker.messages.outgoing import OutgoingMessage
 from tracker.messages.render import render_alert, render_channel_alert
+from tracker.store.channel_state import CHANNEL_REFUSED
 from tracker.store.models import ContactRow, OrganisationRow
 from tracker.store.outbox import NewMessage, enqueue, natural_key
 from tracker.store.outbox_claims import Attempt, Claimed, mark_broken
@@ -61,7 +62,7 @@ def attempt_of(o: Outcome, max_attempts: int, rng: random.Random) -> Attempt:
     assert o.error is not None
     if channel_failure(o):  # the channel's fault, not this message's: pending, tried again when it resumes
         wait = max(CHANNEL_RETRY_SECONDS, o.error.retry_after or 0.0)
-        return Attempt(o.claimed.id, o.at, o.duration_ms, "temporary", "pending", o.at + timedelta(seconds=wait),
+        return Attempt(o.claimed.id, o.at, o.duration_ms, CHANNEL_REFUSED, "pending", o.at + timedelta(seconds=wait),
                        o.error.provider_status, None, o.error.reason)
     outcome = "permanent" if o.error.permanent else "temporary"
     if o.error.permanent:

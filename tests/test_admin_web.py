@@ -20,7 +20,7 @@ from tests.web_support import FINANCE_OFFICER, MAKHA_ADMIN, NONGBUA_ADMIN, PALAD
 from tests.webapp import NOW, make_app, sign_in
 from tracker.store import audit
 from tracker.store.db import session_scope
-from tracker.store.models import OutboxRow
+from tracker.store.models import DeliveryAttemptRow, OutboxRow
 from tracker.store.repo import load_organisation, org_row
 
 PAGES = ["/admin/makha/", "/admin/makha/contacts", "/admin/makha/outbox", "/admin/makha/access",
@@ -257,3 +257,21 @@ def test_admin_and_trail_pages_follow_the_language_choice(admin: FlaskClient, pa
     # the choice is remembered, as on the other pages, until changed back
     assert english in admin.get(page).text
     assert thai in admin.get(page + "?lang=th").text
+
+
+def test_a_paused_channel_is_shown_above_the_outbox_until_a_send_goes_through(admin: FlaskClient,
+                                                                              sqlite_engine: Engine) -> None:
+    with session_scope(sqlite_engine) as session:
+        plan.plan(session, NOW.replace(year=2022, month=10, day=21), "makha")
+    line = next(m for m in outbox(sqlite_engine) if m.destination.startswith("line:"))
+    refused_at = NOW.replace(year=2022, month=10, day=21, hour=9, minute=2)
+    with session_scope(sqlite_engine) as session:
+        session.add(DeliveryAttemptRow(outbox_id=line.id, at=refused_at, outcome="channel", provider_status=401,
+                                       error="LINE push: HTTP 401: Authentication failed", duration_ms=5))
+    page = admin.get("/admin/makha/outbox").text
+    assert "หยุดส่งชั่วคราวตั้งแต่ ๒๑ ตุลาคม ๒๕๖๕ เวลา ๐๙:๐๒ น." in page and "HTTP 401" in page
+    assert "paused since 21 October 2022 09:02" in admin.get("/admin/makha/outbox?lang=en").text
+    with session_scope(sqlite_engine) as session:
+        session.add(DeliveryAttemptRow(outbox_id=line.id, at=refused_at + timedelta(minutes=10), outcome="sent",
+                                       duration_ms=5))
+    assert "หยุดส่งชั่วคราว" not in admin.get("/admin/makha/outbox?lang=th").text

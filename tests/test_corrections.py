@@ -21,7 +21,8 @@ from tracker.store.handovers import create_handover, revoke_handover
 from tracker.store.models import ObligationRow, OccurrenceRow
 from tracker.store.repo import list_actions, org_row
 
-LATER = AS_OF + timedelta(hours=2)
+LOGGED_AT = bkk(2024, 1, 10, 9, 0)  # after every action date below: an action is logged once done
+LATER = LOGGED_AT + timedelta(hours=2)
 
 
 def done_on(engine: Engine, obligation: str = "O10-3") -> date | None:
@@ -34,7 +35,7 @@ def done_on(engine: Engine, obligation: str = "O10-3") -> date | None:
 
 def log(engine: Engine, action: Action, channel: str = "web") -> int:
     with session_scope(engine) as session:
-        return log_action(session, "makha", action, channel=channel, now=AS_OF)
+        return log_action(session, "makha", action, channel=channel, now=LOGGED_AT)
 
 
 def test_a_withdrawn_action_no_longer_counts_but_stays_in_the_history(engine: Engine, sample: LoadResult) -> None:

@@ -26,6 +26,7 @@ from tests.fakes.smtp_server import SmtpServer
 from tests.fixtures_reminders import AS_OF, SYNCED_AT, RecordingSender, bkk, outbox, sync_sample
 from tracker.domain.model import Action
 from tracker.store.actions import log_action
+from tracker.store.channel_state import channel_states
 from tracker.store.db import session_scope
 from tracker.store.models import DestinationHealthRow, OutboxRow
 from tracker.store.repo import sync_organisation
@@ -185,6 +186,13 @@ def test_a_wrong_line_token_pauses_the_channel_and_the_next_days_reminders_go_ou
     assert [(a.destination, a.status) for a in alerts] == [("mailto:admin@makha.example.go.th", "sent")]
     subjects = [str(make_header(decode_header(m["Subject"]))) for m in smtp_server.messages]
     assert sum("หยุดชั่วคราว" in s for s in subjects) == 1
+    # The pause is kept as the channel's state (from its recorded attempts): shown until it resumes.
+    with session_scope(engine) as session:
+        states = {c.scheme: c for c in channel_states(session)}
+    assert states["line"].paused and "401" in states["line"].reason and "revoked-token" not in states["line"].reason
+    assert states["line"].since is not None and states["line"].next_try is not None
+    assert states["line"].next_try >= AS_OF + timedelta(minutes=10) and states["line"].waiting == 6
+    assert not states["mailto"].paused
     # The right token is set; the next reminders (a week later), and the ones kept waiting, reach LINE.
     next_week = bkk(2022, 10, 28, 9, 0)
     with session_scope(engine) as session:
@@ -195,6 +203,8 @@ def test_a_wrong_line_token_pauses_the_channel_and_the_next_days_reminders_go_ou
     assert len(to_line) > 6 and all(r.status == "sent" for r in to_line)
     assert outbox(engine, status="skipped") == [] and _broken(engine) == []
     assert fake_line.delivered
+    with session_scope(engine) as session:
+        assert not any(c.paused for c in channel_states(session))
 
 
 def test_a_refused_smtp_login_pauses_email_until_the_password_is_right(

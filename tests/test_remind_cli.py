@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from config.settings import Settings
+from jobs import plan
 from tests.fixtures_reminders import count_outbox
 from tracker.cli.common import Context
 from tracker.cli.main import main
-from tracker.store.db import open_engine
+from tracker.store.db import open_engine, session_scope
+from tracker.store.models import DeliveryAttemptRow, OutboxRow
 
 AS_OF = "2022-10-21T09:00:00+07:00"
 KEYS = {"org", "measure", "obligation", "due", "stage", "days_to_due", "recipient", "destination", "subject", "text",
@@ -86,3 +90,18 @@ def test_send_test_without_credentials_writes_to_the_outbox_folder(env: dict[str
     assert code == 0 and "outbox" in out
     assert list((tmp_path / "outbox").glob("*.json"))
     assert run(env, "send-test", "carrier-pigeon://coop")[0] == 2  # bad input, refused before any send
+
+
+def test_outbox_says_which_channel_is_paused_and_why(env: dict[str, str], tmp_path: Path) -> None:
+    engine = open_engine(f"sqlite:///{tmp_path / 'tracker.sqlite3'}")
+    with session_scope(engine) as session:
+        plan.plan(session, datetime.fromisoformat(AS_OF), "makha")
+        waiting = session.scalars(select(OutboxRow.id).where(OutboxRow.destination.like("line:%"))).all()
+        session.add(DeliveryAttemptRow(outbox_id=waiting[0], at=datetime.fromisoformat("2022-10-21T09:02:00+07:00"),
+                                       outcome="channel", provider_status=401, error="LINE push: HTTP 401"))
+    engine.dispose()
+    code, out = run(env, "outbox")
+    assert code == 0 and "channel line: paused since 2022-10-21 09:02 (Bangkok): LINE push: HTTP 401" in out
+    assert f"{len(waiting)} message(s) waiting" in out
+    paused = run_json(env, "outbox")["paused_channels"]
+    assert [(p["channel"], p["waiting"]) for p in paused] == [("line", len(waiting))]

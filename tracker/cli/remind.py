@@ -28,6 +28,7 @@ from tracker.cli.common import (
     EXIT_OK,
     Context,
     add_format,
+    bangkok_time,
     check_tracked,
     datetime_arg,
     now_utc,
@@ -37,6 +38,7 @@ from tracker.cli.common import (
 )
 from tracker.domain.errors import TrackerError
 from tracker.domain.thaidate import BANGKOK
+from tracker.store.channel_state import channel_states
 from tracker.store.db import migrate, session_scope
 from tracker.store.line_quota import all_usage, describe, usage_of_org
 from tracker.store.links import PATH as LINK_PATH
@@ -191,6 +193,7 @@ def cmd_outbox(args: argparse.Namespace, ctx: Context) -> int:
     with session_scope(ctx.engine()) as session:
         rows = list_messages(session, args.status, args.org, args.limit)
         quotas = [usage_of_org(session, args.org)] if args.org else [(u.channel, u) for u in all_usage(session)]
+        paused = [c for c in channel_states(session) if c.paused]
     items = [{"id": r.id, "org": code, "kind": r.kind, "stage": r.stage, "recipient": r.recipient,
               "destination": mask_destination(r.destination), "status": r.status, "attempts": r.attempts,
               "send_after": r.send_after.isoformat(), "next_attempt_at": r.next_attempt_at.isoformat(),
@@ -200,8 +203,14 @@ def cmd_outbox(args: argparse.Namespace, ctx: Context) -> int:
         ctx.print_json({"messages": items, "line_quota": [
             {"channel": channel, "quota": u.quota if u else None, "used": u.used if u else None,
              "percent": round(u.percent, 1) if u and u.percent is not None else None,
-             "read_at": u.checked_at.isoformat() if u else None} for channel, u in quotas]})
+             "read_at": u.checked_at.isoformat() if u else None} for channel, u in quotas], "paused_channels": [
+            {"channel": c.scheme, "since": c.since.isoformat() if c.since else None, "reason": c.reason,
+             "waiting": c.waiting, "next_try": c.next_try.isoformat() if c.next_try else None} for c in paused]})
         return EXIT_OK
+    for c in paused:
+        ctx.print(f"channel {c.scheme}: paused since {bangkok_time(c.since)} (Bangkok): {c.reason}; {c.waiting} "
+                  f"message(s) waiting, next try {bangkok_time(c.next_try)}; it resumes by itself once a send "
+                  "goes through")
     table = [[str(r.id), code, r.kind, r.stage, r.recipient, mask_destination(r.destination), r.status,
               str(r.attempts), r.last_error or r.skip_reason or ""] for r, code in rows]
     ctx.print(render_table(["id", "org", "kind", "stage", "recipient", "destination", "status", "tries", "note"],

@@ -272,7 +272,7 @@ class DeliveryAttemptRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"), index=True)
     at: Mapped[datetime]
-    outcome: Mapped[str] = mapped_column(String(16))  # sent | temporary | permanent
+    outcome: Mapped[str] = mapped_column(String(16))  # sent | temporary | permanent | channel (a channel-wide refusal)
     provider_status: Mapped[int | None] = mapped_column(Integer)
     provider_message_id: Mapped[str | None] = mapped_column(String(255))
     error: Mapped[str | None] = mapped_column(Text)

@@ -12,6 +12,7 @@ from tracker.domain.errors import NotFoundError, TrackerError
 from tracker.domain.thaidate import BANGKOK, fiscal_year
 from tracker.reports.progress import build_progress
 from tracker.reports.render import FORMATS, render
+from tracker.store.channel_state import channel_states
 from tracker.store.outbox_admin import RETRYABLE, contact_health, org_messages, retry_message
 from tracker.store.repo import list_actions, load_organisation, org_row
 from tracker.store.secrets_store import create_api_token, create_feed, list_api_tokens, list_feeds, revoke_api_token
@@ -55,8 +56,9 @@ def outbox(org: str) -> str:
         organisation = load_organisation(session, org)
         rows = [(m, mask_destination(m.destination))
                 for m in org_messages(session, org_row(session, org).id, status)]
+        paused = [c for c in channel_states(session) if c.paused]
     return render_template("admin/outbox.html", org=organisation, rows=rows, status=status, views=OUTBOX_VIEWS,
-                           retryable=RETRYABLE, done=request.args.get("done"))
+                           retryable=RETRYABLE, done=request.args.get("done"), paused=paused)
 
 
 @bp.post("/outbox/<int:message_id>/retry")

@@ -69,6 +69,16 @@ def clock(value: datetime) -> str:
     return text if current_lang() == "en" else to_thai_digits(text) + " น."
 
 
+def moment(value: datetime | None) -> str:
+    """A stored instant as Bangkok wall time: "๒๑ ตุลาคม ๒๕๖๕ เวลา ๐๙:๐๒ น." (English: "21 October 2022 09:02")."""
+    if value is None:
+        return "-"
+    local = value.astimezone(BANGKOK)
+    if current_lang() == "en":
+        return f"{format_date(local.date(), 'en')} {local:%H:%M}"
+    return f"{format_date(local.date(), 'th')} เวลา {to_thai_digits(f'{local:%H:%M}')} น."
+
+
 def status_label(status: Status) -> str:
     return _status_label(status, current_lang())
 
@@ -117,7 +127,7 @@ def _remember(response: Response) -> Response:
 def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(t=t, lang=current_lang, status_label=status_label, status_text=status_text,
                                  source_label=source_label, channel_label=channel_label, change_label=change_label)
-    app.jinja_env.filters.update(digits=digits, day=day, clock=clock, period=period)
+    app.jinja_env.filters.update(digits=digits, day=day, clock=clock, period=period, moment=moment)
     app.after_request(_remember)
     app.before_request(_forget)
     app.teardown_request(_forget)
