@@ -56,9 +56,6 @@ def summarise(results: list[TrialResult], seconds: float) -> None:
     print(f"trials: {len(results)} in {seconds:.0f} s; dispatchers killed: {sum(r.killed for r in results)}")
     print("  " + ", ".join(f"{n} x ({d} dispatcher{'s' if d > 1 else ''}, {k})" for (d, k), n in sorted(kinds.items())))
     print(f"  with faults injected: {sum(1 for r in results if r.faults)}")
-    timer = [r.arrived_before_kill for r in results if r.arrived_before_kill is not None]
-    if timer:
-        print(f"  timer kills landed after 0 messages: {timer.count(0)}, mid-dispatch: {len(timer) - timer.count(0)}")
     for channel in ("line", "mailto", "https"):
         print(f"  {channel:7} expected {expected[channel]:5}  arrived {arrived[channel]:5}  "
               f"lost {expected[channel] - arrived[channel]:3}  doubled {doubled[channel]:3}")

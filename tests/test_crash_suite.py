@@ -1,5 +1,5 @@
 """The crash suite of issue 9, in CI: real dispatchers killed with SIGKILL (one of one, one of two, or both)
-at random moments or right after a fake server accepted a message, with faults injected in some trials;
+right after a fake server accepted a message or at a random moment soon after, with faults injected in some trials;
 0 lost and 0 doubled per channel. See `tests/crash_trials.py`; `python -m bench.crash_trials` runs more."""
 
 from __future__ import annotations
