@@ -97,3 +97,23 @@ def test_the_overdue_list_is_capped_and_points_to_the_board(later_year: Digest, 
     assert f'<a href="{BOARD}"' in rendered.html
     assert len(re.findall(r"<tr><td valign=\"top\"", rendered.html)) == OVERDUE_SHOWN
     assert BOARD not in render_digest(later_year).text  # no link given, none shown
+
+
+def test_the_heading_names_the_month_as_the_subject_does(later_year: Digest, rendered: RenderedDigest) -> None:
+    assert "ประจำเดือนพฤษภาคม ๒๕๖๘ · ข้อมูล ณ วันที่" in rendered.text
+    assert "ประจำเดือนพฤษภาคม ๒๕๖๘ · ข้อมูล ณ วันที่" in rendered.html
+    assert "ประจำเดือน พฤษภาคม" not in rendered.text + rendered.html  # Thai writes no space after "ประจำเดือน"
+    assert "for May 2025 · as of" in render_digest(later_year, "en", board_url=BOARD).text
+
+
+def test_work_done_last_month_but_late_says_how_late(sample: LoadResult) -> None:
+    cfg = sample.org("makha")
+    org = cfg.organisation
+    may = render_digest(build_digest(org, org.occurrences(2566), cfg.actions, 2023, 5, date(2023, 5, 2)),
+                        board_url=BOARD)
+    completed = may.text[may.text.index("ดำเนินการแล้วเสร็จในเดือนที่ผ่านมา"):may.text.index("ครบกำหนดภายใน")]
+    [o10] = [line for line in completed.splitlines() if line.startswith("- [O10-1]")]
+    assert o10.endswith("ดำเนินการเมื่อ ๕ เมษายน ๒๕๖๖ (ล่าช้า ๑๕๖ วัน)")  # not as if it were on time
+    [m04] = [line for line in completed.splitlines() if line.startswith("- [M04-1]")]
+    assert m04.endswith("ดำเนินการเมื่อ ๒๐ เมษายน ๒๕๖๖")  # April's publicity, done on time
+    assert "(ล่าช้า ๑๕๖ วัน)" in may.html

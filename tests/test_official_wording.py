@@ -138,3 +138,11 @@ def test_board_on_the_due_date_says_due_today_not_zero_days_left(cli: Cli) -> No
     [o10_2] = [line for line in board_lines(cli) if "O10-2" in line]
     assert "ครบกำหนดวันนี้" in o10_2
     assert "ใกล้ครบกำหนด" not in o10_2 and "เหลือ ๐ วัน" not in o10_2
+
+
+def test_without_a_link_the_reminder_says_who_records_the_result_and_when_reminders_stop() -> None:
+    message = render_reminder(SIX_MONTH)  # no web link: the result is recorded by an admin
+    sentence = ("เมื่อดำเนินการแล้ว โปรดแจ้งผลการดำเนินการพร้อมลิงก์หลักฐานแก่ผู้ดูแลระบบเพื่อบันทึก"
+                " เมื่อบันทึกแล้วระบบจะหยุดแจ้งเตือนรายการนี้")
+    assert sentence in message.text and sentence in message.html
+    assert "แจ้งบันทึกผล" not in message.text + message.html  # "notify record the result" reads garbled

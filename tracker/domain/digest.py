@@ -75,6 +75,14 @@ class DigestItem:
     def count(self) -> int:
         return max(1, len(self.periods))
 
+    @property
+    def days_late(self) -> int | None:
+        """Days after its due date the work was done, None when on time or not done: work finished last
+        month five months late must not read as if it were on time."""
+        if self.done_on is None or self.done_on <= self.due:
+            return None
+        return (self.done_on - self.due).days
+
 
 @dataclass(frozen=True)
 class BrokenEvidence:
