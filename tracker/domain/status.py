@@ -175,4 +175,8 @@ def organisation_statuses(org: Organisation, actions: Iterable[Action], today: d
     occurrences = [occ for year_occurrences in by_year.values() for occ in year_occurrences]
     soon = {ob.code: ob.policy.due_soon_days for ob in org.obligations()}
     shown = set(by_year[fy])
-    return [item for item in statuses(occurrences, actions, today, soon) if item.occurrence in shown]
+    # Judged only for the year shown (the other years' deadlines are there to take their own actions).
+    out = [occurrence_status(occ, acts, today, soon.get(occ.obligation, 7))
+           for occ, acts in attribute_actions(occurrences, actions).items() if occ in shown]
+    out.sort(key=lambda s: (s.occurrence.due, s.occurrence.obligation))
+    return out
