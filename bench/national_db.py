@@ -44,7 +44,8 @@ def obligation_rules(count: int) -> list[DueRule]:
     return kinds
 
 
-def _rows(orgs: int, per_org: int) -> dict[str, tuple[Sequence[str], Iterator[tuple[Any, ...]]]]:
+def _rows(orgs: int, per_org: int, with_actions: bool = False
+          ) -> dict[str, tuple[Sequence[str], Iterator[tuple[Any, ...]]]]:
     rules = obligation_rules(per_org)
     calendar = WorkCalendar()
     templates = [rule.occurrences(f"X{j}", FY, calendar) for j, rule in enumerate(rules)]
@@ -102,7 +103,16 @@ def _rows(orgs: int, per_org: int) -> dict[str, tuple[Sequence[str], Iterator[tu
                     done = occ.due - timedelta(days=3) if (oid * 2654435761) % 100 < 50 else None
                     yield (oid, o, (o - 1) * per_org + j + 1, FY, occ.period, occ.window_start, occ.due, done, True)
 
-    return {
+    def actions() -> Iterator[tuple[Any, ...]]:
+        """One action for each occurrence done (as officers would have logged it), dated its done day."""
+        aid = 0
+        for _, org, obligation, _, period, _, _, done, _ in occurrences():
+            if done is not None:
+                aid += 1
+                yield (aid, org, obligation, done, "https://example.go.th/ita", "", "เจ้าหน้าที่", NOW, period, None,
+                       "cli", None, "", "", "")
+
+    tables = {
         "organisations": (("id", "code", "name", "district", "province", "fiscal_year", "language", "policy",
                            "closures", "source", "config_hash", "updated_at"), organisations()),
         "units": (("id", "org_id", "code", "name", "position", "active"), units()),
@@ -115,6 +125,11 @@ def _rows(orgs: int, per_org: int) -> dict[str, tuple[Sequence[str], Iterator[tu
         "occurrences": (("id", "org_id", "obligation_id", "fiscal_year", "period", "window_start", "due", "done_on",
                          "active"), occurrences()),
     }
+    if with_actions:
+        tables["actions"] = (("id", "org_id", "obligation_id", "done_on", "evidence", "note", "recorded_by",
+                              "recorded_at", "period", "unit_code", "source", "source_key", "withdrawn_by",
+                              "withdrawn_channel", "withdrawn_reason"), actions())
+    return tables
 
 
 def _chunks(rows: Iterable[tuple[Any, ...]], size: int = 20000) -> Iterator[list[tuple[Any, ...]]]:
@@ -136,13 +151,14 @@ def _sqlite_value(value: Any) -> Any:
     return value
 
 
-def build(engine: Engine, orgs: int, per_org: int = 40) -> dict[str, int]:
-    """Fill an empty, migrated database. Returns row counts per table."""
+def build(engine: Engine, orgs: int, per_org: int = 40, actions: bool = False) -> dict[str, int]:
+    """Fill an empty, migrated database (with `actions`, an action logged for each occurrence done).
+    Returns row counts per table."""
     counts: dict[str, int] = {}
     raw = engine.raw_connection()
     try:
         cursor = raw.cursor()
-        for table, (columns, rows) in _rows(orgs, per_org).items():
+        for table, (columns, rows) in _rows(orgs, per_org, actions).items():
             n = 0
             if engine.dialect.name == "postgresql":
                 with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:

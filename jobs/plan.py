@@ -9,11 +9,12 @@ inside a transaction that is rolled back), `tracker simulate` and the benchmark 
 1. The due dates that can have a stage in the planning range are computed from the few distinct
    (policy, calendar) pairs, so that one indexed SQL query selects only the open occurrences that need a
    reminder (`open_occurrences`; `jobs.plan_sql` copies them into a temporary table).
-2. Python computes the schedule of each distinct (due date, policy, calendar) and each organisation's
-   recipients per unit and audience; where one stage falls in the range (the usual case) the database
-   joins them with the occurrences and inserts the rows itself (`jobs.plan_sql.SetPlanner`). Occurrences
+2. Python computes the schedule of each distinct (due date, policy, calendar); each organisation's
+   recipients per unit and audience are kept between runs (`jobs.plan_recipients`, refreshed when the
+   contacts change); where one stage falls in the range (the usual case) the database joins them with
+   the occurrences and inserts the rows itself (`jobs.plan_sql.SetPlanner`). Occurrences
    with several stages in the range (same-day merges, catch-up) are expanded here (`outbox_rows`).
-3. Rows go in with `INSERT … ON CONFLICT (key) DO NOTHING` (after a NOT EXISTS on the key in the set-based
+3. Rows go in with `INSERT … ON CONFLICT (key_digest) DO NOTHING` (after a NOT EXISTS on the key in the set-based
    path): planning twice, or from two processes at once, creates nothing new.
 
 The planning range runs from the day after the last planned day (`planner_marks`) to today: stages that
@@ -34,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from jobs import handover
 from jobs.plan_context import OrgContext, Recipient, calendar_from_text, load_contexts, policy_from_text
+from jobs.plan_recipients import refresh_recipients
 from jobs.plan_sql import SetPlanner
 from tracker.domain.model import ReminderPolicy
 from tracker.domain.reminders import (
@@ -47,7 +49,7 @@ from tracker.domain.reminders import (
 )
 from tracker.domain.thaidate import BANGKOK, fiscal_year
 from tracker.domain.workdays import WorkCalendar
-from tracker.store.models import ObligationRow, OccurrenceRow, PlannerMarkRow
+from tracker.store.models import ObligationRow, OccurrenceRow, OrganisationRow, PlannerMarkRow
 from tracker.store.outbox import cancel_done, insert_reminders
 from tracker.store.rollover import ensure_fiscal_year
 
@@ -63,7 +65,6 @@ class PlanResult:
     created: int = 0
     skipped: int = 0
     cancelled: int = 0
-    selected: int = 0  # open occurrences the query returned
     handed_over: int = 0  # pending reminders re-addressed to a colleague covering a leave
     materialised: int = 0  # occurrences of the current fiscal year created first (the rollover)
 
@@ -217,15 +218,25 @@ def schedules(policy_texts: Sequence[str], closures_texts: Iterable[str], dues: 
     return single, several
 
 
+def _closures_texts(session: Session, org_id: int | None) -> list[str]:
+    """The distinct stored closures (each organisation's calendar) of every organisation, or of one."""
+    query = select(cast(OrganisationRow.closures, Text)).distinct()
+    if org_id is not None:
+        query = query.where(OrganisationRow.id == org_id)
+    return sorted(session.scalars(query))
+
+
 def plan(session: Session, now: datetime, org: str | None = None, grace_days: int = 3) -> PlanResult:
     """Plan the reminders due at `now` (aware) for every organisation, or the one named: make sure the
     occurrences of `now`'s fiscal year exist, then write what is due into the outbox."""
     today = now.astimezone(BANGKOK).date()
     result = PlanResult(materialised=ensure_fiscal_year(session, fiscal_year(today), org))
-    contexts = load_contexts(session, org)
-    if org is not None and not contexts:
-        return result
-    org_id = next(iter(contexts)) if org is not None else None
+    org_id = None
+    if org is not None:
+        org_id = session.scalar(select(OrganisationRow.id).where(OrganisationRow.code == org))
+        if org_id is None:
+            return result
+    refresh_recipients(session, org_id)
     scope = org or "*"
     start = planning_start(session, scope, today)
     # Cancelling first reads only the reminders planned before: the rows this run adds are for open
@@ -233,19 +244,24 @@ def plan(session: Session, now: datetime, org: str | None = None, grace_days: in
     result.cancelled = cancel_done(session, today, org_id)
     policy_texts = session.scalars(select(cast(ObligationRow.policy, Text)).distinct()
                                    .where(ObligationRow.active.is_(True))).all()
-    closures_texts = sorted({ctx.closures_text for ctx in contexts.values()})
+    closures_texts = _closures_texts(session, org_id)
     pairs = [(policy_from_text(t), calendar_from_text(c)) for t in policy_texts for c in closures_texts]
     dues = candidate_dues(pairs, start, today)
     if dues:
-        planner = SetPlanner(session)
-        result.selected = planner.select_open(dues, today, org_id)
+        planner = SetPlanner(session, today, org_id)
         single, several = schedules(policy_texts, closures_texts, dues, start, today, now, grace_days)
-        planner.fill(single, contexts)
-        result.created += planner.insert("pending", now)
-        result.skipped += planner.insert("skipped", now)
+        planner.fill(single)
+        for status in sorted({row[6] for row in single}):  # usually all pending: one statement
+            inserted = planner.insert(status, sorted({row[2] for row in single if row[6] == status}), now)
+            if status == "pending":
+                result.created += inserted
+            else:
+                result.skipped += inserted
         sqlite_dates = session.get_bind().dialect.name == "sqlite"
         rows: list[tuple[Any, ...]] = []
-        for occ_id, row_org, due, unit, policy_text, closures_text in planner.multi(set(several)):
+        expanded = planner.multi(set(several))
+        contexts = load_contexts(session, org_ids=sorted({row[1] for row in expanded})) if expanded else {}
+        for occ_id, row_org, due, unit, policy_text, closures_text in expanded:
             ctx = contexts.get(row_org)
             if ctx is None:
                 continue

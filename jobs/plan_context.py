@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -115,9 +115,11 @@ def calendar_from_text(text: str) -> WorkCalendar:
     return WorkCalendar.with_closures(closures_from_text(text))
 
 
-def load_contexts(session: Session, org_code: str | None = None) -> dict[int, OrgContext]:
-    """Every organisation (or the one named), keyed by its row id. Contacts of units that were removed
-    are gone too (a sync replaces them all), so the contacts alone describe the live units."""
+def load_contexts(session: Session, org_code: str | None = None,
+                  org_ids: Sequence[int] | None = None) -> dict[int, OrgContext]:
+    """Every organisation (or the one named, or those of `org_ids`), keyed by its row id. Contacts of
+    units that were removed are gone too (a sync replaces them all), so the contacts alone describe the
+    live units."""
     orgs = select(OrganisationRow.id, OrganisationRow.code, OrganisationRow.language,
                   cast(OrganisationRow.closures, Text))
     contacts = select(ContactRow.org_id, ContactRow.kind, ContactRow.unit_code, ContactRow.name, ContactRow.role,
@@ -126,6 +128,9 @@ def load_contexts(session: Session, org_code: str | None = None) -> dict[int, Or
         orgs = orgs.where(OrganisationRow.code == org_code)
         contacts = contacts.where(ContactRow.org_id == select(OrganisationRow.id)
                                   .where(OrganisationRow.code == org_code).scalar_subquery())
+    if org_ids is not None:
+        orgs = orgs.where(OrganisationRow.id.in_(list(org_ids)))
+        contacts = contacts.where(ContactRow.org_id.in_(list(org_ids)))
     connection = session.connection()  # Core rows: the ORM's per-row bookkeeping is not needed here
     out = {org_id: OrgContext(org_id, code, lang, closures)
            for org_id, code, lang, closures in connection.execute(orgs)}

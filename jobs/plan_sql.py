@@ -1,9 +1,10 @@
 """Set-based expansion of the usual case: occurrences with exactly one stage in the planning range.
 
-Python computes the few distinct schedules (per due date, stored policy text and stored closures text)
-and every organisation's recipients per (unit, audience); the database joins them with the open
-occurrences and inserts the outbox rows itself (`INSERT … SELECT … WHERE NOT EXISTS … ON CONFLICT (key) DO
-NOTHING`), so that no row of the country travels to Python and back. An occurrence with several stages in
+Python computes the few distinct schedules (per due date, stored policy text and stored closures text);
+the database joins them with the open occurrences and every organisation's recipients per (unit,
+audience), kept between runs in `plan_recipients` (`jobs.plan_recipients`), and inserts the outbox rows
+itself (`INSERT … SELECT … WHERE NOT EXISTS … ON CONFLICT (key_digest) DO NOTHING`), so that no row of the
+country travels to Python and back. An occurrence with several stages in
 the range (same-day merges, a catch-up superseded by a later stage) goes through `jobs.plan.outbox_rows`.
 """
 
@@ -14,20 +15,16 @@ from datetime import UTC, date, datetime
 from string import Formatter
 from typing import Any
 
-from sqlalchemy import Connection, Text, cast, column, insert, or_, select, table, true
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from jobs.plan_context import OrgContext, all_recipients
 from tracker.domain.reminders import EXECUTIVES, REMINDER_KEY
-from tracker.store.models import ObligationRow, OccurrenceRow, OrganisationRow
 from tracker.store.outbox import insert_selected_reminders
 
-OPEN = ("occ_id", "org_id", "due", "unit_code", "policy_text", "closures_text", "lang")
 SCHEDULE = ("policy_text", "closures_text", "due", "stage", "audience", "stage_day", "status", "skip_reason",
             "send_after")
-RECIPIENT = ("org_id", "unit_code", "audience", "name", "destination", "who", "seq")
-TYPES = {"occ_id": "integer", "org_id": "integer", "seq": "integer", "due": "date", "stage_day": "date",
-         "send_after": "timestamp"}
+TYPES = {"occ_id": "integer", "org_id": "integer", "due": "date", "stage_day": "date", "send_after": "timestamp"}
+WORK_MEM = "64MB"  # for this transaction only (SET LOCAL)
 ANY_UNIT = "*"  # the unit code of executives' rows (see `all_recipients`): it does not depend on the unit
 
 
@@ -75,87 +72,97 @@ def key_sql(**columns: str) -> str:
     return " || ".join(parts)
 
 
-def recipient_rows(contexts: dict[int, OrgContext]) -> Iterable[tuple[Any, ...]]:
-    """(org, unit, audience) → recipients, as `OrgContext.recipients` resolves them."""
-    for ctx in contexts.values():
-        for unit, audience, recipients in all_recipients(ctx):
-            for seq, (name, destination, who) in enumerate(recipients):
-                yield (ctx.id, unit, audience, name, destination, who, seq)
-
-
 class SetPlanner:
-    """The temporary tables of one planning run, and the statements over them."""
+    """The schedules of one planning run (a temporary table), and the statements over them."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, today: date, org_id: int | None) -> None:
         self.connection = session.connection()
         self.postgres = self.connection.dialect.name == "postgresql"
-        for name, columns in (("plan_open", OPEN), ("plan_schedule", SCHEDULE), ("plan_recipient", RECIPIENT)):
-            _create(self.connection, name, columns, self.postgres)
+        self.today, self.org_id = today, org_id
+        # SQLite joins in the order written with CROSS JOIN: from the open occurrences (the (active, due)
+        # index) outwards. Left to choose, it walked every active obligation once per schedule row.
+        self.join = "JOIN" if self.postgres else "CROSS JOIN"
+        self.staged = False  # whether the open occurrences were copied into plan_open (PostgreSQL)
+        if self.postgres:  # the insert sorts ~110,000 rows at national scale: in memory, not on disk
+            self.connection.exec_driver_sql(f"SET LOCAL work_mem = '{WORK_MEM}'")
+        _create(self.connection, "plan_schedule", SCHEDULE, self.postgres)
 
-    def select_open(self, dues: Sequence[date], today: date, org_id: int | None) -> int:
-        """Copy the open occurrences due on `dues` into plan_open; returns how many."""
-        query = (
-            select(OccurrenceRow.id, OccurrenceRow.org_id, OccurrenceRow.due, ObligationRow.unit_code,
-                   cast(ObligationRow.policy, Text), cast(OrganisationRow.closures, Text), OrganisationRow.language)
-            .join(ObligationRow, ObligationRow.id == OccurrenceRow.obligation_id)
-            .join(OrganisationRow, OrganisationRow.id == OccurrenceRow.org_id)
-            .where(OccurrenceRow.active == true(), ObligationRow.active == true(),
-                   or_(OccurrenceRow.done_on.is_(None), OccurrenceRow.done_on > today),
-                   OccurrenceRow.due.in_(list(dues)))
-        )
-        if org_id is not None:
-            query = query.where(OccurrenceRow.org_id == org_id)
-        target = table("plan_open", *(column(c) for c in OPEN))
-        self.connection.execute(insert(target).from_select(list(OPEN), query))
-        if self.postgres:
-            self.connection.exec_driver_sql("ANALYZE plan_open")
-        # Counted rather than taken from rowcount, which not every driver reports for INSERT … SELECT.
-        return int(self.connection.exec_driver_sql("SELECT count(*) FROM plan_open").scalar_one())
+    def _mark(self, name: str) -> str:
+        return f"%({name})s" if self.postgres else f":{name}"
 
-    def fill(self, schedules: list[tuple[Any, ...]], contexts: dict[int, OrgContext]) -> None:
-        """schedules: (policy text, closures text, due, stage, audience, stage day, status, reason, send after)."""
+    def _open(self, dues: Sequence[date]) -> tuple[str, str, dict[str, Any]]:
+        """(`FROM …`, `WHERE …`, parameters) of the open occurrences (`occ`) due on `dues` with their
+        obligation (`ob`) and organisation (`org`): the planner's one query, as
+        `jobs.plan.open_occurrences` writes it."""
+        params: dict[str, Any] = {f"due{i}": _day(d, self.postgres) for i, d in enumerate(dues)}
+        params["today"] = _day(self.today, self.postgres)
+        yes = "true" if self.postgres else "1"  # `= true`: SQLite uses the (active, due) index only for an equality
+        tables = (f"FROM occurrences occ {self.join} obligations ob ON ob.id = occ.obligation_id"
+                  f" {self.join} organisations org ON org.id = occ.org_id")
+        where = (f"WHERE occ.active = {yes} AND ob.active = {yes}"
+               f" AND (occ.done_on IS NULL OR occ.done_on > {self._mark('today')})"
+               f" AND occ.due IN ({', '.join(self._mark(name) for name in params if name != 'today')})")
+        if self.org_id is not None:
+            where += f" AND occ.org_id = {self._mark('org_id')}"
+            params["org_id"] = self.org_id
+        return tables, where, params
+
+    def fill(self, schedules: list[tuple[Any, ...]]) -> None:
+        """schedules: (policy text, closures text, due, stage, audience, stage day, status, reason, send after).
+        On PostgreSQL the open occurrences due on those days are copied into `plan_open` first (analysed,
+        so that the insert joins them by hash: left to estimate the join of the occurrences with the
+        schedules by text, PostgreSQL chose nested loops over every organisation)."""
         _fill(self.connection, "plan_schedule", SCHEDULE,
               ((p, c, _day(d, self.postgres), st, a, _day(sd, self.postgres), s, r, _utc(sa, self.postgres))
                for p, c, d, st, a, sd, s, r, sa in schedules), self.postgres)
-        _fill(self.connection, "plan_recipient", RECIPIENT, recipient_rows(contexts), self.postgres)
-        if self.postgres:
-            self.connection.exec_driver_sql("ANALYZE plan_schedule")
-            self.connection.exec_driver_sql("ANALYZE plan_recipient")
-        else:
-            self.connection.exec_driver_sql(
-                "CREATE INDEX temp.plan_recipient_ix ON plan_recipient (org_id, audience, unit_code)")
+        if not self.postgres:
             self.connection.exec_driver_sql(
                 "CREATE INDEX temp.plan_schedule_ix ON plan_schedule (due, policy_text, closures_text)")
+            return
+        self.connection.exec_driver_sql("ANALYZE plan_schedule")
+        tables, where, params = self._open(sorted({row[2] for row in schedules}))
+        self.connection.exec_driver_sql(
+            "CREATE TEMP TABLE plan_open ON COMMIT DROP AS SELECT occ.id AS occ_id, occ.org_id, occ.due,"
+            " ob.unit_code, CAST(ob.policy AS TEXT) AS policy_text, CAST(org.closures AS TEXT) AS closures_text,"
+            f" org.language AS lang {tables} {where}", params)
+        self.connection.exec_driver_sql("ANALYZE plan_open")
+        self.staged = True
 
-    def insert(self, status: str, now: datetime) -> int:
-        """Insert the outbox rows of the single-stage schedules of `status`; returns the rows inserted."""
-        key = key_sql(occurrence="o.occ_id", stage="s.stage", who="r.who")
-        status_mark, now_mark = ("%(status)s", "%(now)s") if self.postgres else (":status", ":now")
-        select_sql = (
-            f"SELECT {key}, 'reminder', o.org_id, o.occ_id, s.stage, '', s.stage_day, r.name, r.destination,"
-            f" o.lang, s.status, s.skip_reason, 0, s.send_after, s.send_after, {now_mark}"
-            " FROM plan_open o"
-            " JOIN plan_schedule s ON s.due = o.due AND s.policy_text = o.policy_text"
-            " AND s.closures_text = o.closures_text"
-            " JOIN plan_recipient r ON r.org_id = o.org_id AND r.audience = s.audience"
-            f" AND r.unit_code = CASE WHEN s.audience = '{EXECUTIVES}' THEN '{ANY_UNIT}' ELSE o.unit_code END"
-            f" WHERE s.status = {status_mark}"
+    def insert(self, status: str, dues: Sequence[date], now: datetime) -> int:
+        """Insert the outbox rows of the single-stage schedules of `status` (whose due dates are `dues`)
+        in one statement over the open occurrences; returns the rows inserted."""
+        params: dict[str, Any] = {}
+        if self.staged:
+            tables, where = "FROM plan_open o", "WHERE true"
+            c = {"occ": "o.occ_id", "org": "o.org_id", "due": "o.due", "unit": "o.unit_code",
+                 "policy": "o.policy_text", "closures": "o.closures_text", "lang": "o.lang"}
+        else:
+            tables, where, params = self._open(dues)
+            c = {"occ": "occ.id", "org": "occ.org_id", "due": "occ.due", "unit": "ob.unit_code",
+                 "policy": "CAST(ob.policy AS TEXT)", "closures": "CAST(org.closures AS TEXT)", "lang": "org.language"}
+        key = key_sql(occurrence=c["occ"], stage="s.stage", who="r.who")
+        values_sql = (f"'reminder', {c['org']}, {c['occ']}, s.stage, '', s.stage_day, r.name, r.destination,"
+                      f" {c['lang']}, s.status, s.skip_reason, 0, s.send_after, s.send_after, {self._mark('now')}")
+        from_sql = (
+            f"{tables} {self.join} plan_schedule s ON s.due = {c['due']} AND s.policy_text = {c['policy']}"
+            f" AND s.closures_text = {c['closures']} {self.join} plan_recipients r ON r.org_id = {c['org']}"
+            f" AND r.audience = s.audience AND r.unit_code = CASE WHEN s.audience = '{EXECUTIVES}' THEN"
+            f" '{ANY_UNIT}' ELSE {c['unit']} END {where} AND s.status = {self._mark('status')}"
         )
         # The order the planner used to write them in, so that the outbox ids (the dispatch order among
         # messages due at once) do not change: by occurrence, then recipient.
-        return insert_selected_reminders(self.connection, select_sql, key, "o.due, o.occ_id, r.seq",
-                                         {"status": status, "now": _utc(now, self.postgres)})
+        return insert_selected_reminders(self.connection, values_sql, from_sql, key, c["occ"],
+                                         f"{c['due']}, {c['occ']}, r.seq",
+                                         params | {"status": status, "now": _utc(now, self.postgres)})
 
     def multi(self, keys: set[tuple[date, str, str]]) -> list[tuple[int, int, date, str, str, str]]:
         """The open occurrences whose schedule has several stages in the range, for the Python path."""
         if not keys:
             return []
-        dues = sorted({due for due, _, _ in keys})
-        marks = ", ".join(f"%(d{i})s" if self.postgres else f":d{i}" for i in range(len(dues)))
-        params = {f"d{i}": _day(d, self.postgres) for i, d in enumerate(dues)}
+        tables, where, params = self._open(sorted({due for due, _, _ in keys}))
         rows = self.connection.exec_driver_sql(
-            "SELECT occ_id, org_id, due, unit_code, policy_text, closures_text FROM plan_open"
-            f" WHERE due IN ({marks})", params).all()
+            "SELECT occ.id, occ.org_id, occ.due, ob.unit_code, CAST(ob.policy AS TEXT), CAST(org.closures AS TEXT)"
+            f" {tables} {where}", params).all()
         out = []
         for occ_id, org_id, due, unit, policy_text, closures_text in rows:
             day = due if isinstance(due, date) else date.fromisoformat(due)
@@ -164,6 +171,5 @@ class SetPlanner:
         return out
 
     def drop(self) -> None:
-        for name in ("plan_open", "plan_schedule", "plan_recipient"):
+        for name in ("plan_schedule", "plan_open") if self.staged else ("plan_schedule",):
             self.connection.exec_driver_sql(f"DROP TABLE {name}")
-

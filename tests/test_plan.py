@@ -17,6 +17,7 @@ from tests.fixtures_reminders import AS_OF, bkk, count_outbox, outbox, sync_samp
 from tracker.domain.model import Action
 from tracker.domain.reminders import recipient_hash, reminder_key
 from tracker.store.db import migrate, open_engine, session_scope
+from tracker.store.outbox_keys import key_digest
 from tracker.store.repo import record_action
 
 
@@ -92,6 +93,7 @@ def test_every_key_is_the_one_definition_on_both_planning_paths(engine: Engine, 
     for r in rows:
         assert r.occurrence_id is not None
         assert r.key == reminder_key(r.occurrence_id, r.stage, recipient_hash(r.recipient, r.destination))
+        assert r.key_digest == key_digest(r.key)  # the unique key computed in SQL is Python's
 
 
 def test_logging_an_action_cancels_pending_reminders(engine: Engine, sample: LoadResult) -> None:

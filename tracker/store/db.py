@@ -12,6 +12,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.domain.errors import SettingsError, TrackerError, UnavailableError
+from tracker.store.outbox_keys import SQLITE_FUNCTION, occurrence_key_digest
 
 if TYPE_CHECKING:  # Alembic is imported where a migration runs: commands that never migrate skip it
     from alembic.config import Config
@@ -38,7 +39,8 @@ def parse_database_url(url: str) -> URL:
 
 def open_engine(url: str, lock_timeout: float = 30.0) -> Engine:
     """An engine for `url`. SQLite gets its folder created, foreign keys on, WAL and a busy timeout
-    (`lock_timeout` seconds) so that two processes (scheduler and CLI) can share one file.
+    (`lock_timeout` seconds) so that two processes (scheduler and CLI) can share one file, and the
+    outbox key's digest function.
     Raises SettingsError for a URL, driver or folder that cannot work."""
     parsed = parse_database_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -60,6 +62,8 @@ def open_engine(url: str, lock_timeout: float = 30.0) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
             cursor.close()
+            # The outbox's unique key is computed in SQL by the set-based planner (store.outbox_keys).
+            dbapi_connection.create_function(SQLITE_FUNCTION, 2, occurrence_key_digest, deterministic=True)
 
         return engine
     # An unreachable host must not hang a command: give up connecting after 10 s.

@@ -18,11 +18,14 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
+    text,
     true,
 )
 from sqlalchemy.engine import Dialect
@@ -78,6 +81,10 @@ class OrganisationRow(Base):
     # for the global channel.
     line_channel: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
+    # Whether plan_recipients holds this organisation's recipients as its contacts are now (the sync,
+    # which replaces the contacts, sets it false; the planner refreshes and sets it true).
+    recipients_cached: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
     units: Mapped[list[UnitRow]] = relationship(back_populates="organisation", order_by="UnitRow.position")
     contacts: Mapped[list[ContactRow]] = relationship(order_by="ContactRow.position", cascade="all, delete-orphan")
 
@@ -131,6 +138,23 @@ class ContactAddressRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
     address: Mapped[str] = mapped_column(String(512), index=True)
+
+
+class PlanRecipientRow(Base):
+    """The planner's cache of who hears about a unit's deadlines: per organisation, unit and audience
+    (officers, head, executives; executives under unit "*"), each recipient's name, destination and key
+    hash, in order (`jobs.plan_context.all_recipients`). Computing them for 7,850 organisations cost the
+    planner more than its own query; they change only when the contacts do."""
+
+    __tablename__ = "plan_recipients"
+
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True)
+    unit_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    audience: Mapped[str] = mapped_column(String(16), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    destination: Mapped[str] = mapped_column(String(512))
+    who: Mapped[str] = mapped_column(String(64))
 
 
 class MeasureRow(Base):
@@ -222,22 +246,32 @@ class ActionRow(Base):
 
 
 class OutboxRow(Base):
-    """One message to one destination. `key` is its natural key (UNIQUE): planning twice, or from two
-    processes at once, cannot create it twice. Reminders point at their occurrence; digests and alerts
-    have none. Reminder texts are rendered on first claim (planning stays set-based and cheap) and then
-    kept, so that every retry sends exactly the same message."""
+    """One message to one destination. `key` is its natural key, unique through its 16-byte digest
+    `key_digest` (UNIQUE, see `tracker.store.outbox_keys`): planning twice, or from two processes at once,
+    cannot create it twice. Reminders point at their occurrence; digests and alerts have none. Reminder
+    texts are rendered on first claim (planning stays set-based and cheap) and then kept, so that every
+    retry sends exactly the same message.
+
+    No foreign keys: checking two parents for each of the ~110,000 rows a national planning run adds cost
+    half of the insert. Nothing deletes organisations or occurrences (obligations and occurrences are
+    deactivated); a reminder whose occurrence is gone or closed is cancelled by the planner
+    (`outbox.cancel_done`) and again at send time (`outbox_wanted`)."""
 
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_claim", "status", "next_attempt_at"),
         Index("ix_outbox_occurrence", "occurrence_id"),
+        # Only bundled rows: the ~110,000 a national planning run adds have none yet, and need no entry.
+        Index("ix_outbox_bundle_key", "bundle_key", postgresql_where=text("bundle_key IS NOT NULL"),
+              sqlite_where=text("bundle_key IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    key: Mapped[str] = mapped_column(String(200), unique=True)
+    key: Mapped[str] = mapped_column(String(200))
+    key_digest: Mapped[bytes] = mapped_column(LargeBinary(16), unique=True)
     kind: Mapped[str] = mapped_column(String(16), default="reminder")  # reminder | digest | alert
-    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
-    occurrence_id: Mapped[int | None] = mapped_column(ForeignKey("occurrences.id", ondelete="CASCADE"))
+    org_id: Mapped[int] = mapped_column(Integer, index=True)
+    occurrence_id: Mapped[int | None] = mapped_column(Integer)
     stage: Mapped[str] = mapped_column(String(32), default="")
     merged_stages: Mapped[str] = mapped_column(String(200), default="")
     stage_day: Mapped[date | None] = mapped_column(Date)
@@ -261,7 +295,7 @@ class OutboxRow(Base):
     sent_at: Mapped[datetime | None]
     # The one message this reminder went out in with the others due for the same person and channel
     # (jobs.bundle); set when first claimed, kept so that a re-send carries the same idempotency key.
-    bundle_key: Mapped[str | None] = mapped_column(String(200), index=True)
+    bundle_key: Mapped[str | None] = mapped_column(String(200))
 
 
 class DeliveryAttemptRow(Base):

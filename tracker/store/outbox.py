@@ -4,7 +4,8 @@ This module and its two siblings are the outbox table's only home: here what add
 reminders, digests and alerts by `enqueue`), cancels, hands over and lists them; `outbox_claims` the
 dispatcher's side (claim with a lease, renew, load, record); `outbox_admin` what people do by hand
 (retry, delivery health). Every row has a natural key (UNIQUE): rows go in with `ON CONFLICT (key) DO
-NOTHING`, so adding twice, or from two processes at once, creates nothing new.
+NOTHING`, so adding twice, or from two processes at once, creates nothing new. The constraint is on the
+key's 16-byte digest (`outbox_keys`): a compact index is what keeps national planning cheap.
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from tracker.store.models import MeasureRow, ObligationRow, OccurrenceRow, OrganisationRow, OutboxRow, UnitRow
+from tracker.store.outbox_keys import digests, key_digest, key_digest_sql
 
 KEY_LIMIT = 200  # outbox.key is VARCHAR(200)
 # The columns a planned reminder row gives, in this order (then its send_after): see `insert_reminders`.
 REMINDER_COLUMNS = ("key", "kind", "org_id", "occurrence_id", "stage", "merged_stages", "stage_day", "recipient",
                     "destination", "lang", "status", "skip_reason", "attempts")
+DONE_REASON = "done: an action was logged (or the obligation was removed)"
 _PG_TYPES = ("text", "text", "int", "int", "text", "text", "date", "text", "text", "text", "text", "text", "int")
 
 
@@ -63,12 +66,13 @@ def natural_key(*parts: str) -> str:
 
 
 def _insert_new(session: Session) -> Insert:
-    """`INSERT INTO outbox … ON CONFLICT (key) DO NOTHING` for this session's database."""
+    """`INSERT INTO outbox … ON CONFLICT (key_digest) DO NOTHING` for this session's database: give each
+    row its `key_digest` (`_keyed`)."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        return postgresql.insert(OutboxRow).on_conflict_do_nothing(index_elements=["key"])
+        return postgresql.insert(OutboxRow).on_conflict_do_nothing(index_elements=["key_digest"])
     if dialect == "sqlite":
-        return sqlite.insert(OutboxRow).on_conflict_do_nothing(index_elements=["key"])
+        return sqlite.insert(OutboxRow).on_conflict_do_nothing(index_elements=["key_digest"])
     raise NotImplementedError(f"the outbox supports SQLite and PostgreSQL, not {dialect}")
 
 
@@ -77,8 +81,8 @@ def enqueue(session: Session, messages: Sequence[NewMessage], now: datetime | No
     created = 0
     for message in messages:
         values = asdict(message) | {
-            "status": "pending", "attempts": 0, "next_attempt_at": message.send_after,
-            "created_at": now or message.send_after, "merged_stages": "",
+            "key_digest": key_digest(message.key), "status": "pending", "attempts": 0,
+            "next_attempt_at": message.send_after, "created_at": now or message.send_after, "merged_stages": "",
         }
         # Counted from RETURNING: psycopg reports rowcount -1 for this statement on PostgreSQL.
         created += len(session.execute(_insert_new(session).values(**values).returning(OutboxRow.id)).all())
@@ -87,7 +91,7 @@ def enqueue(session: Session, messages: Sequence[NewMessage], now: datetime | No
 
 def existing_keys(session: Session, keys: Sequence[str]) -> set[str]:
     """Those of `keys` already in the outbox."""
-    return set(session.scalars(select(OutboxRow.key).where(OutboxRow.key.in_(list(keys)))))
+    return set(session.scalars(select(OutboxRow.key).where(OutboxRow.key_digest.in_(digests(keys)))))
 
 
 # ---------------------------------------------------------------- planned reminders
@@ -111,8 +115,9 @@ def _copy_insert(connection: Connection, batch: list[tuple[Any, ...]], stamps: s
         with cursor.copy(f"COPY outbox_incoming ({columns}) FROM STDIN") as copy:
             for row in batch:
                 copy.write_row(row)
-        cursor.execute(f"INSERT INTO outbox ({columns}, send_after, next_attempt_at, created_at) "
-                       f"SELECT {columns}, {stamps} FROM outbox_incoming ON CONFLICT (key) DO NOTHING")
+        digest = key_digest_sql("key", "COALESCE(occurrence_id, 0)", "postgresql")
+        cursor.execute(f"INSERT INTO outbox ({columns}, key_digest, send_after, next_attempt_at, created_at) "
+                       f"SELECT {columns}, {digest}, {stamps} FROM outbox_incoming ON CONFLICT (key_digest) DO NOTHING")
         inserted = max(0, int(cursor.rowcount))
         cursor.execute("TRUNCATE outbox_incoming")
     finally:
@@ -124,7 +129,7 @@ def insert_reminders(session: Session, rows: list[tuple[Any, ...]], now: datetim
     """Insert the reminder rows (REMINDER_COLUMNS then send_after) that are new; returns (pending
     created, skipped recorded).
 
-    The driver's own `executemany` with `ON CONFLICT (key) DO NOTHING`, no RETURNING (both drivers
+    The driver's own `executemany` with `ON CONFLICT (key_digest) DO NOTHING`, no RETURNING (both drivers
     report the rows actually inserted in `rowcount`), and the timestamps a group of rows shares written
     once into the statement: per-row conversions through the ORM cost more than the planning itself."""
     dialect = session.get_bind().dialect
@@ -139,44 +144,54 @@ def insert_reminders(session: Session, rows: list[tuple[Any, ...]], now: datetim
     for (status, send_after), batch in groups.items():
         stamps = f"{utc_literal(send_after)}, {utc_literal(send_after)}, {utc_literal(now)}"
         if dialect.name == "sqlite":  # executemany runs in C, row after row, without round trips
-            sql = (f"INSERT INTO outbox ({', '.join(REMINDER_COLUMNS)}, send_after, next_attempt_at, created_at) "
-                   f"VALUES ({', '.join([mark] * len(REMINDER_COLUMNS))}, {stamps}) ON CONFLICT (key) DO NOTHING")
-            created[status] += max(0, int(connection.exec_driver_sql(sql, batch).rowcount))
+            sql = (f"INSERT INTO outbox ({', '.join(REMINDER_COLUMNS)}, key_digest, send_after, next_attempt_at,"
+                   f" created_at) VALUES ({', '.join([mark] * (len(REMINDER_COLUMNS) + 1))}, {stamps})"
+                   " ON CONFLICT (key_digest) DO NOTHING")
+            keyed = [(*row, key_digest(row[0])) for row in batch]
+            created[status] += max(0, int(connection.exec_driver_sql(sql, keyed).rowcount))
             continue
         created[status] += _copy_insert(connection, batch, stamps)
     return created["pending"], created["skipped"]
 
 
-def insert_selected_reminders(connection: Connection, select_sql: str, key_sql: str, order_sql: str,
-                              params: dict[str, Any]) -> int:
-    """Insert the reminder rows an SQL query gives (its columns: REMINDER_COLUMNS, then send_after,
-    next_attempt_at, created_at) whose key (`key_sql`, an expression over the query's tables) is not in
-    the outbox yet, in the order `order_sql` gives; returns how many were inserted. `select_sql` ends
-    with its WHERE clause, to which the NOT EXISTS is added.
+def insert_selected_reminders(connection: Connection, values_sql: str, from_sql: str, key_sql: str,
+                              occurrence_sql: str, order_sql: str, params: dict[str, Any]) -> int:
+    """Insert the reminder rows an SQL query gives whose key is not in the outbox yet, in the order
+    `order_sql` gives; returns how many were inserted. The query is `SELECT <key_sql>, <values_sql>
+    <from_sql>`: `values_sql` gives REMINDER_COLUMNS after the key, then send_after, next_attempt_at and
+    created_at; `key_sql` is the natural key, an expression over the tables of `from_sql` (`FROM … WHERE
+    …`), and `occurrence_sql` the occurrence it names; the key's digest and the NOT EXISTS on it are added
+    here.
 
-    NOT EXISTS first: planning again reads the key index instead of attempting every insert."""
+    PostgreSQL: NOT EXISTS first, so that planning again reads the key index instead of attempting every
+    insert (a speculative insertion each). SQLite checks the unique index before it writes a row, so
+    there ON CONFLICT alone costs less than computing each digest twice."""
     columns = ", ".join(REMINDER_COLUMNS)
-    sql = (f"INSERT INTO outbox ({columns}, send_after, next_attempt_at, created_at) {select_sql}"
-           f" AND NOT EXISTS (SELECT 1 FROM outbox x WHERE x.key = {key_sql})"
-           f" ORDER BY {order_sql} ON CONFLICT (key) DO NOTHING")
+    digest = key_digest_sql(key_sql, occurrence_sql, connection.dialect.name)
+    absent = (f" AND NOT EXISTS (SELECT 1 FROM outbox x WHERE x.key_digest = {digest})"
+              if connection.dialect.name == "postgresql" else "")
+    sql = (f"INSERT INTO outbox ({columns}, send_after, next_attempt_at, created_at, key_digest)"
+           f" SELECT {key_sql}, {values_sql}, {digest} {from_sql}{absent}"
+           f" ORDER BY {order_sql} ON CONFLICT (key_digest) DO NOTHING")
     return max(0, int(connection.exec_driver_sql(sql, params).rowcount))
 
 
 def cancel_done(session: Session, today: date, org_id: int | None = None) -> int:
-    """Cancel pending reminders of occurrences done by `today` (or no longer active): logging an action
-    stops every reminder not yet sent."""
+    """Cancel pending reminders whose occurrence is no longer open at `today`: done (logging an action
+    stops every reminder not yet sent), deactivated with its obligation, or gone altogether (the outbox
+    has no foreign keys to cascade a deletion: this is where such rows end)."""
     occ = OccurrenceRow.__table__.alias("occ")
     ob = ObligationRow.__table__.alias("ob")
     # OFFSET 0 keeps the EXISTS a per-row lookup by primary key: flattened into a semi-join, PostgreSQL
     # would hash every occurrence and obligation of the country to check a few pending reminders.
-    finished = select(occ.c.id).where(
+    still_open = select(occ.c.id).where(
         occ.c.id == OutboxRow.occurrence_id,
         ob.c.id == occ.c.obligation_id,
-        or_(and_(occ.c.done_on.is_not(None), occ.c.done_on <= today), occ.c.active.is_(False), ob.c.active.is_(False)),
+        or_(occ.c.done_on.is_(None), occ.c.done_on > today), occ.c.active.is_(True), ob.c.active.is_(True),
     ).offset(0).exists()
     stmt = (update(OutboxRow)
-            .where(OutboxRow.status == "pending", OutboxRow.kind == "reminder", finished)
-            .values(status="cancelled", skip_reason="done: an action was logged (or the obligation was removed)")
+            .where(OutboxRow.status == "pending", OutboxRow.kind == "reminder", ~still_open)
+            .values(status="cancelled", skip_reason=DONE_REASON)
             .execution_options(synchronize_session=False))
     if org_id is not None:
         stmt = stmt.where(OutboxRow.org_id == org_id)
@@ -198,10 +213,11 @@ def readdress(session: Session, row: OutboxRow, copies: Sequence[tuple[str, str,
     as skipped for `reason`. A copy whose key exists already is not added again."""
     for key, recipient, destination in copies:
         session.execute(_insert_new(session).values(
-            key=key, kind="reminder", org_id=row.org_id, occurrence_id=row.occurrence_id, stage=row.stage,
-            merged_stages=row.merged_stages, stage_day=row.stage_day, recipient=recipient,
-            destination=destination, lang=row.lang, send_after=row.send_after, status="pending", attempts=0,
-            next_attempt_at=row.next_attempt_at, created_at=now))
+            key=key, key_digest=key_digest(key), kind="reminder", org_id=row.org_id,
+            occurrence_id=row.occurrence_id, stage=row.stage, merged_stages=row.merged_stages,
+            stage_day=row.stage_day, recipient=recipient, destination=destination, lang=row.lang,
+            send_after=row.send_after, status="pending", attempts=0, next_attempt_at=row.next_attempt_at,
+            created_at=now))
     row.status, row.skip_reason = "skipped", reason
 
 
@@ -313,5 +329,5 @@ def by_keys(session: Session, keys: Sequence[str]) -> dict[str, tuple[OutboxRow,
     query = (select(OutboxRow, OccurrenceRow.due, ObligationRow.code, ObligationRow.measure_id)
              .outerjoin(OccurrenceRow, OutboxRow.occurrence_id == OccurrenceRow.id)
              .outerjoin(ObligationRow, OccurrenceRow.obligation_id == ObligationRow.id)
-             .where(OutboxRow.key.in_(list(keys))))
+             .where(OutboxRow.key_digest.in_(digests(keys))))
     return {row.key: (row, due, ob, measure_id) for row, due, ob, measure_id in session.execute(query)}

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, aliased
 from tracker.domain.thaidate import period_fiscal_year, title_for_year
 from tracker.store.models import ObligationRow, OccurrenceRow, OrganisationRow, OutboxRow
 from tracker.store.outbox_claims import claimable
+from tracker.store.outbox_keys import digests
 
 
 def claim_companions(session: Session, owner: str, now: datetime, lease_seconds: float,
@@ -96,7 +97,7 @@ def rows_by_message(session: Session, keys: Sequence[str]) -> dict[str, list[tup
     query = (select(OutboxRow, OccurrenceRow.due, ObligationRow.code, ObligationRow.measure_id)
              .outerjoin(OccurrenceRow, OutboxRow.occurrence_id == OccurrenceRow.id)
              .outerjoin(ObligationRow, OccurrenceRow.obligation_id == ObligationRow.id)
-             .where(or_(OutboxRow.key.in_(list(keys)), OutboxRow.bundle_key.in_(list(keys)))))
+             .where(or_(OutboxRow.key_digest.in_(digests(keys)), OutboxRow.bundle_key.in_(list(keys)))))
     wanted = set(keys)
     out: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
     for row, due, ob, measure_id in session.execute(query):

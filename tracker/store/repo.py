@@ -153,6 +153,7 @@ def _sync_units(session: Session, org_row: OrganisationRow, org: Organisation, r
 def _sync_contacts(session: Session, org_row: OrganisationRow, org: Organisation) -> None:
     wanted: list[tuple[str, str | None, Contact]] = [("unit", u.code, c) for u in org.units for c in u.contacts]
     wanted += [("executive", None, c) for c in org.executives] + [("admin", None, c) for c in org.admins]
+    org_row.recipients_cached = False  # the planner works out their recipients again (jobs.plan_recipients)
     org_row.contacts = [
         ContactRow(org_id=org_row.id, kind=kind, unit_code=unit, name=c.name, role=c.role, title=c.title,
                    destinations=list(c.destinations), position=i,
