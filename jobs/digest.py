@@ -9,20 +9,24 @@ period; later than that, a "monthly" digest would arrive when the next one is ne
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, Text, cast, select
 from sqlalchemy.orm import Session
 
+from jobs.plan_context import calendar_from_text
 from tracker.domain.digest import BrokenEvidence, Digest, build_digest, digest_day
-from tracker.domain.model import Organisation
+from tracker.domain.model import Action, Organisation
+from tracker.domain.rules import Occurrence
 from tracker.domain.thaidate import BANGKOK, fiscal_year
 from tracker.domain.workdays import WorkCalendar
 from tracker.messages.digest import RenderedDigest, render_digest
 from tracker.store.db import session_scope
-from tracker.store.evidence import broken_links
+from tracker.store.evidence import BrokenLink, broken_links, broken_links_of
 from tracker.store.models import OrganisationRow
+from tracker.store.org_bulk import actions_of, executives, load_organisations, occurrences_of
 from tracker.store.outbox import NewMessage, destination_hash, enqueue, existing_keys, natural_key
 from tracker.store.repo import (
     ensure_occurrences,
@@ -32,9 +36,12 @@ from tracker.store.repo import (
     refresh_done,
     stored_occurrences,
 )
+from tracker.store.rollover import missing_year
 
 DEFAULT_HOUR = time(9, 0)
 DEFAULT_GRACE_DAYS = 3
+DIGEST_BATCH = 200  # organisations per transaction of the service's sweep (~1 s of work on SQLite)
+KEYS_PER_QUERY = 500  # bounded IN lists when looking up what is queued
 
 
 @dataclass
@@ -88,9 +95,35 @@ def compose(session: Session, code: str, year: int, month: int, today: date, now
     # The previous fiscal year too: what is still overdue from it belongs in the digest.
     occurrences = stored_occurrences(session, code, fy - 1) + stored_occurrences(session, code, fy)
     actions = [s.action for s in list_actions(session, code)]
+    return _compose(org_id, org, occurrences, actions, broken_links(session, org_id), year, month, today, now,
+                    base_url)
+
+
+def compose_many(session: Session, codes: Sequence[str], year: int, month: int, today: date, now: datetime,
+                 base_url: str | None = None, missing: Collection[str] = ()) -> list[ComposedDigest]:
+    """`compose` for each organisation of `codes`, read together (`tracker.store.org_bulk`). `missing`:
+    those with no occurrence of `today`'s fiscal year yet, materialised first (as `compose` would)."""
+    fy = fiscal_year(today)
+    orgs = load_organisations(session, codes)
+    for code in set(missing) & set(orgs):
+        org_id, org = orgs[code]
+        if ensure_occurrences(session, org_id, org, fy):
+            refresh_done(session, org_id)
+    ids = [org_id for org_id, _ in orgs.values()]
+    occurrences, actions = occurrences_of(session, ids, [fy - 1, fy]), actions_of(session, ids)
+    broken = broken_links_of(session, ids)
+    return [_compose(org_id, org, occurrences.get(org_id, []), actions.get(org_id, []), broken.get(org_id, []),
+                     year, month, today, now, base_url)
+            for org_id, org in (orgs[code] for code in codes if code in orgs)]
+
+
+def _compose(org_id: int, org: Organisation, occurrences: Sequence[Occurrence], actions: Sequence[Action],
+             broken: Sequence[BrokenLink], year: int, month: int, today: date, now: datetime,
+             base_url: str | None) -> ComposedDigest:
+    code = org.code
     digest = replace(build_digest(org, occurrences, actions, year, month, today), broken_evidence=tuple(
         BrokenEvidence(b.obligation, b.title, b.unit_name, b.url, b.since.astimezone(BANGKOK).date(), b.error)
-        for b in broken_links(session, org_id)))
+        for b in broken))
     rendered = render_digest(digest, org.language, board_url=f"{base_url}/o/{code}" if base_url else None)
     messages = tuple(
         NewMessage(key=digest_key(org.code, year, month, name, dest), kind="digest", org_id=org_id,
@@ -104,12 +137,12 @@ def compose(session: Session, code: str, year: int, month: int, today: date, now
 
 def _calendars(session: Session, org: str | None) -> list[tuple[str, WorkCalendar]]:
     """Each organisation's calendar from its closures alone: deciding that today is not a digest day
-    (29 days out of 30) must not cost a full `load_organisation`."""
-    query = select(OrganisationRow.code, OrganisationRow.closures).order_by(OrganisationRow.code)
+    (29 days out of 30) must not cost a full `load_organisation`. Calendars are shared by closures (most
+    organisations have none of their own)."""
+    query = select(OrganisationRow.code, cast(OrganisationRow.closures, Text)).order_by(OrganisationRow.code)
     if org is not None:
         query = query.where(OrganisationRow.code == org)
-    return [(code, WorkCalendar.with_closures((date.fromisoformat(d), name) for d, name in closures))
-            for code, closures in session.execute(query)]
+    return [(code, calendar_from_text(closures)) for code, closures in session.execute(query)]
 
 
 def run_once(session: Session, now: datetime, org: str | None = None, *, hour: time = DEFAULT_HOUR,
@@ -125,18 +158,48 @@ def run_once(session: Session, now: datetime, org: str | None = None, *, hour: t
 
 
 def run_each(engine: Engine, now: datetime, org: str | None = None, *, hour: time = DEFAULT_HOUR,
-             grace_days: int = DEFAULT_GRACE_DAYS, base_url: str | None = None) -> DigestResult:
-    """As `run_once`, each organisation in its own short transaction: on SQLite a write transaction
+             grace_days: int = DEFAULT_GRACE_DAYS, base_url: str | None = None,
+             batch: int | None = None) -> DigestResult:
+    """As `run_once`, in short transactions of `batch` (DIGEST_BATCH) organisations each: on SQLite a write transaction
     locks the whole database, and one held across 7,850 organisations (minutes) made every other writer
-    (the reminder sweep, `tracker log`) fail with "database is locked"."""
+    (the reminder sweep, `tracker log`) fail with "database is locked". What is queued already is found
+    in a few reads first: the sweep every 15 minutes of a digest day writes nothing once all are queued."""
     local = now.astimezone(BANGKOK)
     result = DigestResult()
     with session_scope(engine) as session:
-        due = [code for code, calendar in _calendars(session, org) if is_due(calendar, local, hour, grace_days)]
-    for code in due:
+        result.orgs = [code for code, calendar in _calendars(session, org) if is_due(calendar, local, hour, grace_days)]
+        wanted = _unqueued(session, result.orgs, local, result)
+        missing = {code for _, code in missing_year(session, fiscal_year(local.date()), org)} if wanted else set()
+    size = batch or DIGEST_BATCH
+    for start in range(0, len(wanted), size):
         with session_scope(engine) as session:
-            _queue(session, code, now, result, base_url)
+            composed = compose_many(session, wanted[start:start + size], local.year, local.month, local.date(), now,
+                                    base_url, missing)
+            messages = [message for digest in composed for message in digest.messages]
+            created = enqueue(session, messages, now)
+            result.created += created
+            result.already_queued += len(messages) - created
     return result
+
+
+def _unqueued(session: Session, codes: Sequence[str], local: datetime, result: DigestResult) -> list[str]:
+    """Those of `codes` with an executive's digest of `local`'s month not queued yet, in order; the
+    executives of the others are counted in `result.already_queued`."""
+    keys: dict[str, list[str]] = {code: [] for code in codes}
+    for code, name, destinations in executives(session):
+        if code in keys:
+            keys[code].extend(digest_key(code, local.year, local.month, name, dest) for dest in destinations)
+    everything = [key for code_keys in keys.values() for key in code_keys]
+    queued: set[str] = set()
+    for start in range(0, len(everything), KEYS_PER_QUERY):
+        queued |= existing_keys(session, everything[start:start + KEYS_PER_QUERY])
+    wanted = []
+    for code, code_keys in keys.items():
+        if queued >= set(code_keys):  # rendering costs more than the lookup: skip it when all have theirs
+            result.already_queued += len(code_keys)
+        else:
+            wanted.append(code)
+    return wanted
 
 
 def _queue(session: Session, code: str, now: datetime, result: DigestResult, base_url: str | None = None) -> None:

@@ -201,3 +201,21 @@ def test_tracker_digest_dry_run_prints_and_queues_nothing(tmp_path: Path, capsys
     with session_scope(engine) as session:
         assert session.scalar(select(func.count()).select_from(OutboxRow)) == 3
     engine.dispose()
+
+
+@pytest.mark.parametrize("now", [bangkok(2023, 1, 4, 9, 0), bangkok(2023, 11, 1, 9, 0)])
+def test_the_batched_sweep_queues_exactly_what_compose_gives(engine: Engine, sample: LoadResult,
+                                                             now: datetime) -> None:
+    """The service reads organisations by the batch (tracker.store.org_bulk); `tracker digest` composes
+    one. The same digest either way, including on the first digest of a fiscal year not yet materialised
+    (November 2023, FY 2567)."""
+    with session_scope(engine) as session:
+        sync_organisation(session, sample.orgs[0], datetime(2022, 9, 1, tzinfo=UTC), through_fy=2566)
+    result = digest_job.run_each(engine, now, base_url="https://tracker.example.go.th")
+    assert result.created == 3
+    with session_scope(engine) as session:
+        composed = digest_job.compose(session, "makha", now.year, now.month, now.date(), now,
+                                      "https://tracker.example.go.th")
+        rows = list(session.scalars(select(OutboxRow).where(OutboxRow.kind == "digest").order_by(OutboxRow.id)))
+    assert [(r.key, r.recipient, r.destination, r.subject, r.text, r.html, r.line_text) for r in rows] == [
+        (m.key, m.recipient, m.destination, m.subject, m.text, m.html, m.line_text) for m in composed.messages]

@@ -1,66 +1,83 @@
-"""The service's digest sweep holds no write transaction across organisations (issue 9, fault 5): on
-SQLite a write transaction locks the database, and one held over every organisation (126–140 s at
-national scale) made the reminder sweep and `tracker log` fail with "database is locked" on digest day.
+"""The service's digest sweep holds no write transaction across more than a batch of organisations
+(issue 9, fault 5): on SQLite a write transaction locks the database, and one held over every
+organisation (126–140 s at national scale) made the reminder sweep and `tracker log` fail with "database
+is locked" on digest day. Each transaction may write the outbox rows of at most one batch.
 
-Every statement the sweep sends is watched: each transaction may write the outbox rows of one
-organisation only."""
+Every committed transaction is watched: the organisations whose digests it queued."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, event
 
 from config.settings import SAMPLE_CONFIG_DIR, Settings
-from jobs import sync_config
+from jobs import digest, sync_config
 from jobs.scheduler import Service, ServiceOptions
 from notifiers.registry import Notifiers
 from tracker.store.db import session_scope
+from tracker.store.outbox import NewMessage
 
 NOW = datetime(2023, 2, 1, 3, 0, tzinfo=UTC)  # 1 February 2023, 10:00 in Bangkok: a digest day
 
 
-def two_organisations(folder: Path) -> Path:
+def organisations(folder: Path, count: int) -> Path:
+    """The sample under `count` codes (makha, makha2, …)."""
     folder.mkdir()
     text = (SAMPLE_CONFIG_DIR / "makha.toml").read_text(encoding="utf-8")
-    (folder / "makha.toml").write_text(text, encoding="utf-8")
-    (folder / "makha2.toml").write_text(text.replace('code = "makha"', 'code = "makha2"', 1), encoding="utf-8")
+    for n in range(1, count + 1):
+        code = "makha" if n == 1 else f"makha{n}"
+        (folder / f"{code}.toml").write_text(text.replace('code = "makha"', f'code = "{code}"', 1), encoding="utf-8")
     return folder
 
 
-def transactions_writing_outbox(engine: Engine, run: Any) -> list[set[Any]]:
-    """Run `run()`; the organisations (org_id) whose outbox rows each committed transaction inserted."""
-    current: set[Any] = set()
-    done: list[set[Any]] = []
+def transactions_writing_outbox(engine: Engine, monkeypatch: pytest.MonkeyPatch, run: Any) -> list[set[int]]:
+    """Run `run()`; the organisations (org_id) whose digests each committed transaction queued."""
+    current: set[int] = set()
+    done: list[set[int]] = []
+    real_enqueue = digest.enqueue
 
-    def executed(_conn: Any, _cursor: Any, statement: str, params: Any, _context: Any, many: bool) -> None:
-        if statement.lstrip().upper().startswith("INSERT INTO OUTBOX"):
-            rows = params if many else [params]
-            current.update(row["org_id"] if isinstance(row, dict) else row[2] for row in rows)
+    def enqueue(session: Any, messages: Sequence[NewMessage], now: datetime | None = None) -> int:
+        current.update(message.org_id for message in messages)
+        return real_enqueue(session, messages, now)
 
     def committed(_conn: Any) -> None:
         if current:
             done.append(set(current))
             current.clear()
 
-    event.listen(engine, "after_cursor_execute", executed)
+    monkeypatch.setattr(digest, "enqueue", enqueue)
     event.listen(engine, "commit", committed)
     try:
         run()
     finally:
-        event.remove(engine, "after_cursor_execute", executed)
         event.remove(engine, "commit", committed)
     return done
 
 
-def test_the_digest_sweep_commits_each_organisation_on_its_own(sqlite_engine: Engine, tmp_path: Path) -> None:
-    config = two_organisations(tmp_path / "config")
+def test_the_digest_sweep_commits_one_batch_at_a_time(sqlite_engine: Engine, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    config = organisations(tmp_path / "config", 3)
+    with session_scope(sqlite_engine) as session:
+        assert sync_config.run_once(session, [config], NOW).ok
+    written = transactions_writing_outbox(sqlite_engine, monkeypatch,
+                                          lambda: digest.run_each(sqlite_engine, NOW, batch=2))
+    assert [len(orgs) for orgs in written] == [2, 1], written
+    assert len(set().union(*written)) == 3
+
+
+def test_the_service_queues_every_digest_in_batches(sqlite_engine: Engine, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    config = organisations(tmp_path / "config", 2)
     with session_scope(sqlite_engine) as session:
         assert sync_config.run_once(session, [config], NOW).ok
     settings = Settings.from_env({"TRACKER_CONFIG": str(config), "TRACKER_DATA_DIR": str(tmp_path / "data")})
+    monkeypatch.setattr(digest, "DIGEST_BATCH", 1)
     with Notifiers(settings) as notifiers:
         service = Service(sqlite_engine, settings, notifiers, ServiceOptions(), lambda: NOW)
-        written = transactions_writing_outbox(sqlite_engine, service.digests)
+        written = transactions_writing_outbox(sqlite_engine, monkeypatch, service.digests)
     assert len(written) == 2 and all(len(orgs) == 1 for orgs in written), written

@@ -7,6 +7,8 @@ failures, so a unit is told once when a link breaks, not at every check.
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -79,19 +81,27 @@ def record_check(session: Session, action_id: int, url: str, outcome: CheckOutco
 
 def broken_links(session: Session, org_id: int, obligation: str | None = None) -> list[BrokenLink]:
     """The organisation's current actions whose evidence link was broken at its last check."""
+    return broken_links_of(session, [org_id], obligation).get(org_id, [])
+
+
+def broken_links_of(session: Session, org_ids: Sequence[int],
+                    obligation: str | None = None) -> dict[int, list[BrokenLink]]:
+    """org id → `broken_links` of each organisation, in one query."""
     query = (select(EvidenceCheckRow, ActionRow.org_id, ObligationRow.code, ObligationRow.title,
                     ObligationRow.unit_code, UnitRow.name)
              .join(ActionRow, ActionRow.id == EvidenceCheckRow.action_id)
              .join(ObligationRow, ObligationRow.id == ActionRow.obligation_id)
              .outerjoin(UnitRow, and_(UnitRow.org_id == ObligationRow.org_id, UnitRow.code == ObligationRow.unit_code))
-             .where(ActionRow.org_id == org_id, ActionRow.withdrawn_at.is_(None), EvidenceCheckRow.ok.is_(False),
-                    EvidenceCheckRow.url == ActionRow.evidence)
+             .where(ActionRow.org_id.in_(list(org_ids)), ActionRow.withdrawn_at.is_(None),
+                    EvidenceCheckRow.ok.is_(False), EvidenceCheckRow.url == ActionRow.evidence)
              .order_by(ObligationRow.code, EvidenceCheckRow.action_id))
     if obligation is not None:
         query = query.where(ObligationRow.code == obligation)
-    return [BrokenLink(c.action_id, org, code, title, unit, unit_name or unit, c.url, c.broken_since or c.checked_at,
-                       c.checked_at, c.error)
-            for c, org, code, title, unit, unit_name in session.execute(query)]
+    out: dict[int, list[BrokenLink]] = defaultdict(list)
+    for c, org, code, title, unit, unit_name in session.execute(query):
+        out[org].append(BrokenLink(c.action_id, org, code, title, unit, unit_name or unit, c.url,
+                                   c.broken_since or c.checked_at, c.checked_at, c.error))
+    return out
 
 
 def latest_checks(session: Session, action_ids: list[int]) -> dict[int, CheckOutcome]:

@@ -31,6 +31,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from tracker.store.outbox_keys import key_digest
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -245,6 +247,11 @@ class ActionRow(Base):
 # ---------------------------------------------------------------- outbox (reminders, digests, alerts)
 
 
+def _key_digest_of_row(context: Any) -> bytes:
+    """The default `key_digest` of a row inserted without one: its key's (see tracker.store.outbox_keys)."""
+    return key_digest(context.get_current_parameters()["key"])
+
+
 class OutboxRow(Base):
     """One message to one destination. `key` is its natural key, unique through its 16-byte digest
     `key_digest` (UNIQUE, see `tracker.store.outbox_keys`): planning twice, or from two processes at once,
@@ -268,7 +275,7 @@ class OutboxRow(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(200))
-    key_digest: Mapped[bytes] = mapped_column(LargeBinary(16), unique=True)
+    key_digest: Mapped[bytes] = mapped_column(LargeBinary(16), unique=True, default=_key_digest_of_row)
     kind: Mapped[str] = mapped_column(String(16), default="reminder")  # reminder | digest | alert
     org_id: Mapped[int] = mapped_column(Integer, index=True)
     occurrence_id: Mapped[int | None] = mapped_column(Integer)

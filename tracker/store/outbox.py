@@ -78,15 +78,15 @@ def _insert_new(session: Session) -> Insert:
 
 def enqueue(session: Session, messages: Sequence[NewMessage], now: datetime | None = None) -> int:
     """Insert the messages that are not in the outbox yet. Returns how many were new."""
-    created = 0
-    for message in messages:
-        values = asdict(message) | {
-            "key_digest": key_digest(message.key), "status": "pending", "attempts": 0,
-            "next_attempt_at": message.send_after, "created_at": now or message.send_after, "merged_stages": "",
-        }
-        # Counted from RETURNING: psycopg reports rowcount -1 for this statement on PostgreSQL.
-        created += len(session.execute(_insert_new(session).values(**values).returning(OutboxRow.id)).all())
-    return created
+    if not messages:
+        return 0
+    rows = [asdict(message) | {
+        "key_digest": key_digest(message.key), "status": "pending", "attempts": 0,
+        "next_attempt_at": message.send_after, "created_at": now or message.send_after, "merged_stages": "",
+    } for message in messages]
+    # One statement for many rows (a batch of digests); counted from RETURNING: psycopg reports rowcount
+    # -1 for this statement on PostgreSQL.
+    return len(session.execute(_insert_new(session).returning(OutboxRow.id), rows).all())
 
 
 def existing_keys(session: Session, keys: Sequence[str]) -> set[str]:
