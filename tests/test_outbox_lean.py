@@ -80,12 +80,12 @@ def test_the_cached_recipients_follow_a_contact_change(engine: Engine, tmp_path:
 
 
 def test_the_migration_keeps_every_row_and_attempt_and_keys_them(engine: Engine) -> None:
-    """From 0009 (foreign keys, the text key unique) to the compact key: on SQLite the outbox table is
+    """From 0010 (foreign keys, the text key unique) to the compact key: on SQLite the outbox table is
     rebuilt, which with foreign keys on would have deleted every delivery attempt."""
-    with engine.begin() as connection:  # the tables as revision 0009 left them
+    with engine.begin() as connection:  # the tables as revision 0010 left them
         config = _alembic_config(engine)
         config.attributes["connection"] = connection
-        command.downgrade(config, "0009")
+        command.downgrade(config, "0010")
     with engine.begin() as connection:
         connection.execute(text(
             "INSERT INTO organisations (id, code, name, district, province, fiscal_year, language, policy, closures,"

@@ -9,8 +9,8 @@ nothing deletes organisations or occurrences, and reminders whose occurrence is 
 planner and at send time. `plan_recipients` keeps each organisation's recipients between planning runs
 (`organisations.recipients_cached` says whether they are current).
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-11-27
 """
 
@@ -21,8 +21,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0010'
-down_revision: str | None = '0009'
+revision: str = '0011'
+down_revision: str | None = '0010'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
