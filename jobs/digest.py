@@ -36,7 +36,7 @@ from tracker.store.repo import (
     refresh_done,
     stored_occurrences,
 )
-from tracker.store.rollover import missing_year
+from tracker.store.rollover import materialise, missing_year
 
 DEFAULT_HOUR = time(9, 0)
 DEFAULT_GRACE_DAYS = 3
@@ -104,11 +104,8 @@ def compose_many(session: Session, codes: Sequence[str], year: int, month: int, 
     """`compose` for each organisation of `codes`, read together (`tracker.store.org_bulk`). `missing`:
     those with no occurrence of `today`'s fiscal year yet, materialised first (as `compose` would)."""
     fy = fiscal_year(today)
+    materialise(session, fy, [code for code in codes if code in missing])
     orgs = load_organisations(session, codes)
-    for code in set(missing) & set(orgs):
-        org_id, org = orgs[code]
-        if ensure_occurrences(session, org_id, org, fy):
-            refresh_done(session, org_id)
     ids = [org_id for org_id, _ in orgs.values()]
     occurrences, actions = occurrences_of(session, ids, [fy - 1, fy]), actions_of(session, ids)
     broken = broken_links_of(session, ids)
