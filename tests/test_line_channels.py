@@ -189,6 +189,7 @@ def test_one_organisations_missing_token_does_not_pause_the_global_channel_for_t
     to = {json.loads(p.body)["to"] for p in fake_line.pushes() if p.status == 200}
     assert to == {"U9999999999abcdef0123456789abcdef"}  # nongbua's officer, through the global channel
     with session_scope(engine) as session:
-        waiting = session.scalars(select(OutboxRow.last_error).join(OrganisationRow).where(
-            OrganisationRow.code == "makha", OutboxRow.destination.like("line%"))).all()
+        waiting = session.scalars(
+            select(OutboxRow.last_error).join(OrganisationRow, OrganisationRow.id == OutboxRow.org_id)  # no FK
+            .where(OrganisationRow.code == "makha", OutboxRow.destination.like("line%"))).all()
     assert waiting and all("MAKHA_LINE_TOKEN" in (e or "") for e in waiting)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, time
+from functools import cached_property
 from typing import Any
 
 from tracker.domain.rules import DueRule, Occurrence
@@ -161,10 +162,15 @@ class Organisation:
         raise KeyError(code)
 
     def obligation(self, code: str) -> Obligation:
+        return self._obligations_by_code[code]
+
+    @cached_property
+    def _obligations_by_code(self) -> dict[str, Obligation]:
+        """Built once: the digest looks obligations up for every deadline of every organisation."""
+        found: dict[str, Obligation] = {}
         for obligation in self.obligations():
-            if obligation.code == code:
-                return obligation
-        raise KeyError(code)
+            found.setdefault(obligation.code, obligation)
+        return found
 
     def title_in(self, code: str, fy: int) -> str:
         """Obligation `code`'s title as it reads in fiscal year `fy`: the years it names move from the

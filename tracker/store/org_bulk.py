@@ -26,13 +26,13 @@ from tracker.store.models import (
     OrganisationRow,
     UnitRow,
 )
-from tracker.store.repo import policy_from_json
+from tracker.store.repo import line_channel_of, policy_from_json
 
 
 def load_organisations(session: Session, codes: Sequence[str]) -> dict[str, tuple[int, Organisation]]:
     """code → (row id, the organisation as `repo.load_organisation` builds it) for the codes that exist."""
     connection = session.connection()  # Core rows: the ORM's per-row bookkeeping is not needed here
-    orgs = connection.execute(select(OrganisationRow.__table__).where(OrganisationRow.code.in_(list(codes)))).all()
+    orgs = list(session.scalars(select(OrganisationRow).where(OrganisationRow.code.in_(list(codes)))))
     ids = [row.id for row in orgs]
     contacts: dict[int, list[tuple[str, str | None, Contact]]] = defaultdict(list)
     for c in connection.execute(select(ContactRow.__table__).where(ContactRow.org_id.in_(ids))
@@ -66,7 +66,7 @@ def load_organisations(session: Session, codes: Sequence[str]) -> dict[str, tupl
         code=row.code, name=row.name, district=row.district, province=row.province, fiscal_year=row.fiscal_year,
         units=tuple(units[row.id]), executives=people(row.id, "executive"), admins=people(row.id, "admin"),
         measures=tuple(measures[row.id]), closures=tuple((date.fromisoformat(d), name) for d, name in row.closures),
-        policy=policy_from_json(row.policy), language=row.language)) for row in orgs}
+        policy=policy_from_json(row.policy), language=row.language, line=line_channel_of(row))) for row in orgs}
 
 
 def occurrences_of(session: Session, org_ids: Sequence[int], years: Sequence[int]) -> dict[int, list[Occurrence]]:
