@@ -112,7 +112,7 @@ def _rows(orgs: int, per_org: int, with_actions: bool = False
                 yield (aid, org, obligation, done, "https://example.go.th/ita", "", "เจ้าหน้าที่", NOW, period, None,
                        "cli", None, "", "", "")
 
-    tables = {
+    tables: dict[str, tuple[Sequence[str], Iterator[tuple[Any, ...]]]] = {
         "organisations": (("id", "code", "name", "district", "province", "fiscal_year", "language", "policy",
                            "closures", "source", "config_hash", "updated_at"), organisations()),
         "units": (("id", "org_id", "code", "name", "position", "active"), units()),
