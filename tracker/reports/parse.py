@@ -421,14 +421,19 @@ def _read_date(plain: str, fy: int) -> _Found | None:
     return rule, warnings
 
 
+def _no_such_day(day: int) -> _Found:
+    """A day of the month beyond 1–31: no rule, and a note asking for the deadline by hand."""
+    return None, [Note(f"day {day} of the month does not exist: set 'due' by hand",
+                       f"ไม่มีวันที่ {_n(day)} ในเดือน โปรดกำหนด 'due' เอง")]
+
+
 def _read_every_day_of_month(plain: str, fy: int) -> _Found | None:
     m = _EVERY_DAY_OF_MONTH.search(plain)
     if m is None:
         return None
     day = int(m[1])
     if not 1 <= day <= 31:
-        return None, [Note(f"day {day} of the month does not exist: set 'due' by hand",
-                           f"ไม่มีวันที่ {_n(day)} ในเดือน โปรดกำหนด 'due' เอง")]
+        return _no_such_day(day)
     return RecurringRule(Frequency.MONTHLY, grace_days=day), [
         Note(f"read as: each month's work is due by day {day} of the following month",
              f"อ่านเป็น: งานของแต่ละเดือนครบกำหนดภายในวันที่ {_n(day)} ของเดือนถัดไป")]
@@ -440,8 +445,7 @@ def _read_monthly_day(plain: str, fy: int) -> _Found | None:
         return None
     day = int(m[1])
     if not 1 <= day <= 31:
-        return None, [Note(f"day {day} of the month does not exist: set 'due' by hand",
-                           f"ไม่มีวันที่ {_n(day)} ในเดือน โปรดกำหนด 'due' เอง")]
+        return _no_such_day(day)
     # "ไตรมาสละ ๑ ครั้ง ภายในวันที่ ๑๕ ของเดือนถัดไป": the frequency said beside it decides the period.
     named = _read_frequency(plain, fy)
     frequency = named[0].frequency if named and isinstance(named[0], RecurringRule) else Frequency.MONTHLY
