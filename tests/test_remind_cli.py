@@ -105,3 +105,38 @@ def test_outbox_says_which_channel_is_paused_and_why(env: dict[str, str], tmp_pa
     assert f"{len(waiting)} message(s) waiting" in out
     paused = run_json(env, "outbox")["paused_channels"]
     assert [(p["channel"], p["waiting"]) for p in paused] == [("line", len(waiting))]
+
+
+class _Deadlock(Exception):
+    sqlstate = "40P01"
+
+
+def test_planning_aborted_as_one_side_of_a_deadlock_is_run_again(env: dict[str, str], tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # PostgreSQL aborts one of two deadlocked transactions and expects it to be retried (seen in the crash
+    # suite with two dispatchers planning at once); any other database error is not retried.
+    from sqlalchemy.exc import OperationalError
+
+    from tracker.cli import remind
+
+    calls: list[int] = []
+    real = remind.plan
+
+    def flaky(session: Any, now: datetime, org: str | None = None) -> plan.PlanResult:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("INSERT …", {}, _Deadlock("deadlock detected"))
+        return real(session, now, org)
+
+    monkeypatch.setattr(remind, "plan", flaky)
+    engine = open_engine(f"sqlite:///{tmp_path / 'tracker.sqlite3'}")
+    result = remind.plan_retrying_deadlocks(engine, datetime.fromisoformat(AS_OF), "makha")
+    assert len(calls) == 2 and result.created == 13
+
+    def broken(session: Any, now: datetime, org: str | None = None) -> plan.PlanResult:
+        raise OperationalError("INSERT …", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(remind, "plan", broken)
+    with pytest.raises(OperationalError):
+        remind.plan_retrying_deadlocks(engine, datetime.fromisoformat(AS_OF), "makha")
+    engine.dispose()

@@ -14,11 +14,13 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 
 from config.settings import Secret
 from config.web_secret import SECRET_ENV, key_file
 from jobs import dispatch
-from jobs.plan import plan
+from jobs.plan import PlanResult, plan
 from jobs.preview import preview
 from notifiers.base import DeliveryError, OutgoingMessage
 from notifiers.registry import NOTIFIERS, Notifiers, destination_error, mask_destination, route_to_outbox
@@ -149,6 +151,23 @@ def make_notifiers(ctx: Context, pool_size: int) -> Notifiers:
     return Notifiers(ctx.settings, session)
 
 
+DEADLOCK = "40P01"  # PostgreSQL's SQLSTATE for "deadlock detected"
+
+
+def plan_retrying_deadlocks(engine: Engine, now: datetime, org: str | None, attempts: int = 3) -> PlanResult:
+    """Plan in one transaction, run again when PostgreSQL aborts it as one side of a deadlock (two
+    dispatchers planning the same organisations at once; seen in the crash suite). PostgreSQL expects the
+    aborted side to retry, and planning is idempotent, so running it again is safe."""
+    for attempt in range(1, attempts + 1):
+        try:
+            with session_scope(engine) as session:
+                return plan(session, now, org)
+        except OperationalError as exc:
+            if attempt == attempts or getattr(exc.orig, "sqlstate", None) != DEADLOCK:
+                raise
+    raise AssertionError("unreachable")
+
+
 def cmd_remind(args: argparse.Namespace, ctx: Context) -> int:
     now = args.as_of or now_utc()
     if not args.dry_run:
@@ -161,8 +180,7 @@ def cmd_remind(args: argparse.Namespace, ctx: Context) -> int:
     if args.dry_run:
         return cmd_dry_run(args, ctx, now)
     engine = ctx.engine()
-    with session_scope(engine) as session:
-        planned = plan(session, now, args.org)
+    planned = plan_retrying_deadlocks(engine, now, args.org)
     crash = ctx.settings.env.get(CRASH_HOOK_ENV)
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     notifiers = make_notifiers(ctx, args.concurrency)
