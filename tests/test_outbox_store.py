@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from sqlalchemy import Engine
+import pytest
+from sqlalchemy import Engine, exc, text
 
 from config.loader import LoadResult
 from jobs import plan
@@ -71,3 +72,30 @@ def test_a_claim_leases_at_most_its_batch(engine: Engine, sample: LoadResult) ->
         with session_scope(engine) as session:
             assert len(outbox_claims.claim(session, owner, AS_OF, 300, 5)) == 5
     assert len(outbox(engine, status="leased")) == 10
+
+
+def test_a_claim_is_part_of_its_transaction(engine: Engine, sample: LoadResult) -> None:
+    # On SQLite the claim (`WITH picked AS (…) UPDATE …`) ran outside the transaction: Python's sqlite3
+    # opens one only before a statement that starts with INSERT/UPDATE/DELETE. It committed at once, so a
+    # second dispatcher could claim between it and the widening to whole bundles (`claim_companions`),
+    # and one person's day went out as two messages, the second held back to the next working day.
+    _planned(engine, sample)
+    with session_scope(engine) as session:
+        assert len(outbox_claims.claim(session, "a", AS_OF, 300, 5)) == 5
+        assert outbox(engine, status="leased") == []  # seen from another connection: not yet committed
+        session.rollback()
+    assert outbox(engine, status="leased") == []
+
+
+def test_claims_on_postgresql_take_turns_so_a_persons_day_is_never_cut_in_two(postgres_engine: Engine,
+                                                                               sample: LoadResult) -> None:
+    # SKIP LOCKED let two dispatchers pick at once: each took some of one person's rows before either
+    # widened its claim to that person's whole day (`claim_companions`), and the day went out as two
+    # messages. Claims now take turns (a transaction-scoped advisory lock): the second waits.
+    _planned(postgres_engine, sample)
+    with session_scope(postgres_engine) as first:
+        assert len(outbox_claims.claim(first, "a", AS_OF, 300, 1)) == 1  # not yet widened, not committed
+        with session_scope(postgres_engine) as second:
+            second.execute(text("SET LOCAL lock_timeout = '300ms'"))
+            with pytest.raises(exc.OperationalError, match="lock timeout"):
+                outbox_claims.claim(second, "b", AS_OF, 300, 100)

@@ -1,12 +1,15 @@
 """The dispatcher's side of the outbox: claim due rows with a lease, renew it, load, record outcomes.
 
 A claim is one conditional `UPDATE … RETURNING`: rows that are pending and due, or leased with an
-expired lease (a dispatcher died mid-send), become leased by `owner` until `lease_until`. PostgreSQL
-selects them `FOR UPDATE SKIP LOCKED`, so concurrent dispatchers take disjoint rows without waiting;
-SQLite serialises writers, so its UPDATE is atomic by itself. Every change after the claim is
-conditional on `lease_owner = owner`: a dispatcher whose lease expired (and whose rows another one
-took) changes nothing. Deciding the next state (retry when, give up when) is the dispatcher's policy;
-this module stores it.
+expired lease (a dispatcher died mid-send), become leased by `owner` until `lease_until`. The dispatcher
+widens it, in the same transaction, to the whole day of each person and channel it touched
+(`outbox_bundles.claim_companions`), so claims take turns: SQLite serialises writers, and PostgreSQL
+takes a transaction-scoped advisory lock first (a claim is two short UPDATEs; waiting costs little,
+while two dispatchers picking at once each took part of one person's day). Rows are still selected
+`FOR UPDATE SKIP LOCKED`, so rows another transaction holds (a cancel, a record) never block a claim.
+Every change after the claim is conditional on `lease_owner = owner`: a dispatcher whose lease
+expired (and whose rows another one took) changes nothing. Deciding the next state (retry when, give
+up when) is the dispatcher's policy; this module stores it.
 """
 
 from __future__ import annotations
@@ -16,10 +19,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, or_, select, update
+from sqlalchemy import Table, and_, bindparam, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from tracker.store.models import DeliveryAttemptRow, DestinationHealthRow, OutboxRow
+
+# pg_advisory_xact_lock key that makes claims take turns ("ITACLAIM"); db.MIGRATION_LOCK_KEY is another.
+CLAIM_LOCK_KEY = 0x495441434C41494D
 
 
 @dataclass(frozen=True)
@@ -72,12 +78,18 @@ def claim(session: Session, owner: str, now: datetime, lease_seconds: float, bat
     if org_ids is not None:
         pick = pick.where(OutboxRow.org_id.in_(list(org_ids)))
     if session.get_bind().dialect.name == "postgresql":
-        pick = pick.with_for_update(skip_locked=True)
-    # A MATERIALIZED CTE runs the pick once: as an IN (subquery), PostgreSQL may rescan it inside a join,
-    # and with SKIP LOCKED each rescan finds other rows, so one claim leased more than `batch`.
-    picked = pick.cte("picked").prefix_with("MATERIALIZED", dialect="postgresql")
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CLAIM_LOCK_KEY})
+        # A MATERIALIZED CTE runs the pick once: as an IN (subquery), PostgreSQL may rescan it inside a
+        # join, and with SKIP LOCKED each rescan finds other rows, so one claim leased more than `batch`.
+        picked = pick.with_for_update(skip_locked=True).cte("picked").prefix_with("MATERIALIZED")
+        chosen: Any = select(picked.c.id)
+    else:
+        # Not on SQLite: Python's sqlite3 opens a transaction only before a statement that starts with
+        # INSERT, UPDATE or DELETE, so `WITH … UPDATE` committed on its own, and another dispatcher could
+        # claim between it and `claim_companions`, cutting one person's day into two messages.
+        chosen = pick.scalar_subquery()
     stmt = (update(OutboxRow)
-            .where(OutboxRow.id.in_(select(picked.c.id)), claimable(now))
+            .where(OutboxRow.id.in_(chosen), claimable(now))
             .values(status="leased", lease_owner=owner, lease_until=now + timedelta(seconds=lease_seconds),
                     attempts=OutboxRow.attempts + 1)
             .returning(OutboxRow.id)
