@@ -29,10 +29,12 @@ from sqlalchemy.orm import Session
 from jobs.outcomes import Outcome, message_of
 from tracker.domain.line_webhook import postback_data
 from tracker.domain.model import LineChannel
+from tracker.domain.reminders import replaced_days
 from tracker.domain.thaidate import BANGKOK, to_thai_digits
 from tracker.domain.workdays import WorkCalendar
 from tracker.messages.line_chat import item_due, item_headline
 from tracker.messages.outgoing import OutgoingMessage, ReminderItem
+from tracker.messages.render import replaced_text
 from tracker.store.models import OrganisationRow
 from tracker.store.outbox_bundles import Facts, bundle_facts, sent_earlier_today, set_bundle_key
 from tracker.store.outbox_claims import Claimed, defer, set_aside
@@ -142,7 +144,8 @@ def _item(f: Facts, claimed: Claimed, today: date, secret: str | None) -> Remind
         if not f.stage.startswith("escalation"):  # escalations are never snoozed
             snooze = postback_data(secret, "snooze", f.org, f.occurrence_id, claimed.recipient)
     return ReminderItem(f.obligation, f.title, f.stage, item_headline(f.stage, due, today, claimed.lang),
-                        item_due(due, claimed.lang), _url(claimed), snooze, ack)
+                        item_due(due, claimed.lang), _url(claimed), snooze, ack,
+                        replaced_text(replaced_days(f.merged_stages), claimed.lang))
 
 
 def _url(claimed: Claimed) -> str:

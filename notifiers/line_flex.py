@@ -37,6 +37,8 @@ def bubble(item: ReminderItem, lang: str, note: str = "") -> dict[str, Any]:
     body = [_text(item.headline, weight="bold", color=COLOURS.get(kind, "#333333"), size="sm"),
             _text(f"{item.obligation} {item.title}", size="md"),
             _text(item.due_text, size="sm", color="#555555")]
+    if item.note:
+        body.append(_text(item.note, size="xs", color="#555555"))
     if note:
         body.append(_text(note, size="xs", color="#888888"))
     buttons = []

@@ -130,3 +130,17 @@ def test_a_snoozed_item_is_set_aside_but_its_other_items_and_escalations_go(
     assert all("snoozed" in (r.skip_reason or "") for r in officer)
     escalations = [r for r in today if r.stage.startswith("escalation")]
     assert escalations and {r.status for r in escalations} == {"sent"}
+
+
+def test_a_catch_up_bubble_names_the_reminders_it_replaces(connected: Engine, settings: Settings,
+                                                           fake_line: FakeLineServer) -> None:  # noqa: F811
+    # The catch-up sentence reached the e-mail and the LINE text (altText) but not the bubble people read.
+    remind(connected, settings, bkk(2022, 10, 26, 9, 0))
+    sent_before = len(flex_pushes(fake_line))
+    remind(connected, settings, bkk(2022, 11, 2, 9, 0))  # down Thu 27 Oct - Tue 1 Nov
+    [flex] = flex_pushes(fake_line)[sent_before:]
+    bubbles = flex["contents"]["contents"] if flex["contents"]["type"] == "carousel" else [flex["contents"]]
+    texts = [" ".join(t["text"] for t in b["body"]["contents"]) for b in bubbles]
+    named = [t for t in texts if "ไม่ได้ส่งการแจ้งเตือน" in t]
+    assert named and all("วันจันทร์ที่ ๓๑ ตุลาคม ๒๕๖๕" in t for t in named)
+    assert fake_line.validation_failures == []

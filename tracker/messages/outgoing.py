@@ -22,6 +22,7 @@ class ReminderItem:
     url: str = ""
     snooze_data: str = ""
     ack_data: str = ""
+    note: str = ""  # a catch-up's sentence naming the reminders it replaces (render.replaced_text)
 
 
 @dataclass(frozen=True)

@@ -83,11 +83,11 @@ def _context(content: ReminderContent, lang: str, action_url: str | None) -> dic
         "period_text": period_label(content.period, lang) if recurring else "",
         "action_url": action_url,
         "sender": content.org_name,
-        "replaced_text": _replaced_text(content.replaced, lang),
+        "replaced_text": replaced_text(content.replaced, lang),
     }
 
 
-def _replaced_text(days: tuple[date, ...], lang: str) -> str:
+def replaced_text(days: tuple[date, ...], lang: str) -> str:
     """The sentence a catch-up message adds: which reminders it replaces, so nothing is dropped silently."""
     if not days:
         return ""

@@ -43,6 +43,7 @@ class Facts:
 
     bundle_key: str | None
     stage: str
+    merged_stages: str  # the stages a catch-up replaces, as `label@day` (tracker.domain.reminders)
     due: date | None
     occurrence_id: int | None
     obligation: str
@@ -52,14 +53,16 @@ class Facts:
 
 def bundle_facts(session: Session, ids: Sequence[int]) -> dict[int, Facts]:
     """id → the facts of reminder rows."""
-    query = (select(OutboxRow.id, OutboxRow.bundle_key, OutboxRow.stage, OccurrenceRow.due, OccurrenceRow.id,
+    query = (select(OutboxRow.id, OutboxRow.bundle_key, OutboxRow.stage, OutboxRow.merged_stages, OccurrenceRow.due,
+                    OccurrenceRow.id,
                     ObligationRow.code, ObligationRow.title, OrganisationRow.code, OccurrenceRow.period,
                     OrganisationRow.fiscal_year)
              .outerjoin(OccurrenceRow, OccurrenceRow.id == OutboxRow.occurrence_id)
              .outerjoin(ObligationRow, ObligationRow.id == OccurrenceRow.obligation_id)
              .join(OrganisationRow, OrganisationRow.id == OutboxRow.org_id)
              .where(OutboxRow.id.in_(list(ids))))
-    return {row[0]: Facts(row[1], row[2], row[3], row[4], row[5] or "", _title(row[6], row[8], row[9]), row[7])
+    return {row[0]: Facts(row[1], row[2], row[3] or "", row[4], row[5], row[6] or "", _title(row[7], row[9], row[10]),
+                          row[8])
             for row in session.execute(query)}
 
 
