@@ -188,7 +188,7 @@ def test_a_wrong_line_token_pauses_the_channel_and_the_next_days_reminders_go_ou
     assert sum("หยุดชั่วคราว" in s for s in subjects) == 1
     # The pause is kept as the channel's state (from its recorded attempts): shown until it resumes.
     with session_scope(engine) as session:
-        states = {c.scheme: c for c in channel_states(session)}
+        states = {c.channel: c for c in channel_states(session)}
     assert states["line"].paused and "401" in states["line"].reason and "revoked-token" not in states["line"].reason
     assert states["line"].since is not None and states["line"].next_try is not None
     assert states["line"].next_try >= AS_OF + timedelta(minutes=10) and states["line"].waiting == 6

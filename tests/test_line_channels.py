@@ -24,6 +24,7 @@ from tests.fakes.plugin import fake_line, notifier_env, smtp_server  # noqa: F40
 from tests.fakes.smtp_server import SmtpServer
 from tests.fixtures_reminders import AS_OF, SYNCED_AT
 from tests.web_support import NOW, neighbour, settings_for
+from tracker.store.channel_state import channel_states
 from tracker.store.db import session_scope
 from tracker.store.line_links import issue_code, list_bindings
 from tracker.store.line_models import LineQuotaRow
@@ -193,3 +194,13 @@ def test_one_organisations_missing_token_does_not_pause_the_global_channel_for_t
             select(OutboxRow.last_error).join(OrganisationRow, OrganisationRow.id == OutboxRow.org_id)  # no FK
             .where(OrganisationRow.code == "makha", OutboxRow.destination.like("line%"))).all()
     assert waiting and all("MAKHA_LINE_TOKEN" in (e or "") for e in waiting)
+    # What `tracker outbox` and the admin page show: makha's own channel paused, the shared one not.
+    with session_scope(engine) as session:
+        states = {c.channel: c for c in channel_states(session)}
+        makha_id = session.scalar(select(OrganisationRow.id).where(OrganisationRow.code == "makha"))
+        nongbua_id = session.scalar(select(OrganisationRow.id).where(OrganisationRow.code != "makha"))
+        assert [c.channel for c in channel_states(session, org_id=nongbua_id) if c.paused] == []
+        assert [c.channel for c in channel_states(session, org_id=makha_id) if c.paused] == ["line@makha"]
+    assert states["line@makha"].paused and states["line@makha"].waiting == len(waiting)
+    assert "MAKHA_LINE_TOKEN" in states["line@makha"].reason
+    assert not states["line"].paused

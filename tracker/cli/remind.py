@@ -47,7 +47,7 @@ from tracker.store.links import PATH as LINK_PATH
 from tracker.store.links import ActionLinks
 from tracker.store.outbox import QueuedReminder, list_messages
 from tracker.store.outbox_admin import retry_message
-from tracker.store.repo import first_fiscal_year
+from tracker.store.repo import first_fiscal_year, org_row
 
 CRASH_HOOK_ENV = "TRACKER_TEST_CRASH_AFTER_SEND"  # tests only: die between a send and its record
 
@@ -211,7 +211,8 @@ def cmd_outbox(args: argparse.Namespace, ctx: Context) -> int:
     with session_scope(ctx.engine()) as session:
         rows = list_messages(session, args.status, args.org, args.limit)
         quotas = [usage_of_org(session, args.org)] if args.org else [(u.channel, u) for u in all_usage(session)]
-        paused = [c for c in channel_states(session) if c.paused]
+        org_id = org_row(session, args.org).id if args.org else None
+        paused = [c for c in channel_states(session, org_id) if c.paused]
     items = [{"id": r.id, "org": code, "kind": r.kind, "stage": r.stage, "recipient": r.recipient,
               "destination": mask_destination(r.destination), "status": r.status, "attempts": r.attempts,
               "send_after": r.send_after.isoformat(), "next_attempt_at": r.next_attempt_at.isoformat(),
@@ -222,11 +223,11 @@ def cmd_outbox(args: argparse.Namespace, ctx: Context) -> int:
             {"channel": channel, "quota": u.quota if u else None, "used": u.used if u else None,
              "percent": round(u.percent, 1) if u and u.percent is not None else None,
              "read_at": u.checked_at.isoformat() if u else None} for channel, u in quotas], "paused_channels": [
-            {"channel": c.scheme, "since": c.since.isoformat() if c.since else None, "reason": c.reason,
+            {"channel": c.channel, "since": c.since.isoformat() if c.since else None, "reason": c.reason,
              "waiting": c.waiting, "next_try": c.next_try.isoformat() if c.next_try else None} for c in paused]})
         return EXIT_OK
     for c in paused:
-        ctx.print(f"channel {c.scheme}: paused since {bangkok_time(c.since)} (Bangkok): {c.reason}; {c.waiting} "
+        ctx.print(f"channel {c.channel}: paused since {bangkok_time(c.since)} (Bangkok): {c.reason}; {c.waiting} "
                   f"message(s) waiting, next try {bangkok_time(c.next_try)}; it resumes by itself once a send "
                   "goes through")
     table = [[str(r.id), code, r.kind, r.stage, r.recipient, mask_destination(r.destination), r.status,

@@ -7,6 +7,9 @@ recorded attempts say. A channel whose latest attempt was a channel-wide refusal
 paused since the first refusal of that run of refusals; the first attempt that goes through ends it.
 `tracker outbox` and the admin outbox page show it, so an operator sees "LINE paused since 09:02 (HTTP
 401 …)" instead of inferring it from a column of errors.
+
+An organisation with its own LINE official account is a channel of its own, `line@<code>`, paused and
+resumed by its own token, as the dispatcher does (a wrong token there stops nobody else's LINE).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tracker.store.models import DeliveryAttemptRow, OutboxRow
+from tracker.store.models import DeliveryAttemptRow, OrganisationRow, OutboxRow
 
 CHANNEL_REFUSED = "channel"  # DeliveryAttemptRow.outcome of a channel-wide failure
 WINDOW = 20_000  # the most recent attempts read: a paused channel is probed every 10 minutes
@@ -25,7 +28,7 @@ WINDOW = 20_000  # the most recent attempts read: a paused channel is probed eve
 
 @dataclass(frozen=True)
 class ChannelState:
-    scheme: str  # line, mailto, https…
+    channel: str  # the scheme (line, mailto, https…), or line@<code> for an organisation's own LINE account
     paused: bool
     last_at: datetime  # its latest attempt
     since: datetime | None = None  # paused: the first refusal of the current pause
@@ -34,33 +37,48 @@ class ChannelState:
     waiting: int = 0  # paused: messages kept pending for it
 
 
-def channel_states(session: Session) -> list[ChannelState]:
-    """Each channel seen in the recent attempts, by scheme name."""
+def channel_states(session: Session, org_id: int | None = None) -> list[ChannelState]:
+    """Each channel seen in the recent attempts; with `org_id`, those that organisation's messages go by."""
+    own = {id_: code for id_, code, line in session.execute(
+        select(OrganisationRow.id, OrganisationRow.code, OrganisationRow.line_channel)
+        .where(OrganisationRow.line_channel.is_not(None))) if line}  # JSON null is not SQL NULL everywhere
     recent = (select(DeliveryAttemptRow.at, DeliveryAttemptRow.outcome, DeliveryAttemptRow.error,
-                     OutboxRow.destination)
+                     OutboxRow.destination, OutboxRow.org_id)
               .join(OutboxRow, OutboxRow.id == DeliveryAttemptRow.outbox_id)
               .order_by(DeliveryAttemptRow.id.desc()).limit(WINDOW))
     newest: dict[str, tuple[datetime, str]] = {}
-    refusals: dict[str, datetime] = {}  # scheme -> oldest refusal of the unbroken run since the newest attempt
+    refusals: dict[str, datetime] = {}  # channel -> oldest refusal of the unbroken run since the newest attempt
     settled: set[str] = set()
-    for at, outcome, error, destination in session.execute(recent):
-        scheme = destination.partition(":")[0]
-        if scheme not in newest:
-            newest[scheme] = (at, error or "")
-        if scheme in settled:
+    for at, outcome, error, destination, org in session.execute(recent):
+        channel = channel_of(destination, own.get(org))
+        if channel not in newest:
+            newest[channel] = (at, error or "")
+        if channel in settled:
             continue
         if outcome == CHANNEL_REFUSED:
-            refusals[scheme] = at
+            refusals[channel] = at
         else:
-            settled.add(scheme)
-    return [_state(session, scheme, last, reason, refusals.get(scheme)) for scheme, (last, reason) in
-            sorted(newest.items())]
+            settled.add(channel)
+    mine = None if org_id is None else {"line@" + own[org_id] if org_id in own else "line"}
+    return [_state(session, channel, last, reason, refusals.get(channel), own) for channel, (last, reason) in
+            sorted(newest.items()) if mine is None or not channel.startswith("line") or channel in mine]
 
 
-def _state(session: Session, scheme: str, last_at: datetime, reason: str, since: datetime | None) -> ChannelState:
+def channel_of(destination: str, own_code: str | None) -> str:
+    """The channel a destination's message goes by (for LINE, the organisation's own account if it has one)."""
+    scheme = destination.partition(":")[0]
+    return f"line@{own_code}" if scheme == "line" and own_code else scheme
+
+
+def _state(session: Session, channel: str, last_at: datetime, reason: str, since: datetime | None,
+           own: dict[int, str]) -> ChannelState:
     if since is None:
-        return ChannelState(scheme, False, last_at)
-    waiting, next_try = session.execute(
-        select(func.count(), func.min(OutboxRow.next_attempt_at))
-        .where(OutboxRow.status == "pending", OutboxRow.destination.like(f"{scheme}:%"))).one()
-    return ChannelState(scheme, True, last_at, since, reason, next_try, int(waiting))
+        return ChannelState(channel, False, last_at)
+    scheme, _, code = channel.partition("@")
+    query = select(func.count(), func.min(OutboxRow.next_attempt_at)).where(
+        OutboxRow.status == "pending", OutboxRow.destination.like(f"{scheme}:%"))
+    if scheme == "line":  # its own account's organisation, or everyone else (the shared account)
+        ids = [i for i, c in own.items() if c == code]
+        query = query.where(OutboxRow.org_id.in_(ids) if code else OutboxRow.org_id.not_in(list(own)))
+    waiting, next_try = session.execute(query).one()
+    return ChannelState(channel, True, last_at, since, reason, next_try, int(waiting))

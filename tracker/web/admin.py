@@ -54,9 +54,9 @@ def outbox(org: str) -> str:
         abort(400)
     with appctx.session() as session:
         organisation = load_organisation(session, org)
-        rows = [(m, mask_destination(m.destination))
-                for m in org_messages(session, org_row(session, org).id, status)]
-        paused = [c for c in channel_states(session) if c.paused]
+        org_id = org_row(session, org).id
+        rows = [(m, mask_destination(m.destination)) for m in org_messages(session, org_id, status)]
+        paused = [c for c in channel_states(session, org_id) if c.paused]
     return render_template("admin/outbox.html", org=organisation, rows=rows, status=status, views=OUTBOX_VIEWS,
                            retryable=RETRYABLE, done=request.args.get("done"), paused=paused)
 

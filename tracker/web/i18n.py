@@ -113,8 +113,12 @@ def change_label(change: str) -> str:
     return change.replace("_", " ") if current_lang() == "en" else CHANGES_TH.get(change, change)
 
 
-def channel_label(scheme: str) -> str:
-    return scheme if current_lang() == "en" else CHANNELS_TH.get(scheme, scheme)
+def channel_label(channel: str) -> str:
+    """A channel by name: a scheme, or `line@<code>` for an organisation's own LINE account."""
+    scheme, _, own = channel.partition("@")
+    if current_lang() == "en":
+        return f"LINE ({own}'s own account)" if own else channel
+    return f"LINE (บัญชีทางการของ {own})" if own else CHANNELS_TH.get(scheme, scheme)
 
 
 def _remember(response: Response) -> Response:
