@@ -16,15 +16,15 @@ from pathlib import Path
 
 import requests
 from requests.adapters import HTTPAdapter
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, insert, select
 
-from config.settings import Settings
+from config.loader import load_config
+from config.settings import SAMPLE_CONFIG_DIR, Settings
 from jobs import dispatch
 from notifiers.registry import Notifiers
-from tracker.domain.model import ReminderPolicy
 from tracker.store.db import migrate, open_engine, session_scope
-from tracker.store.models import OrganisationRow, OutboxRow
-from tracker.store.repo import policy_to_json
+from tracker.store.models import ContactRow, OccurrenceRow, OutboxRow
+from tracker.store.repo import sync_organisation
 
 TOKEN = "bench-channel-token"
 REPO = Path(__file__).resolve().parents[1]
@@ -61,30 +61,45 @@ def delivered(base: str) -> int:
     return int(answer.json()["totalUsage"])
 
 
-def outbox_engine() -> Engine:
+def outbox_engine(now: datetime) -> tuple[Engine, int, int]:
+    """A database with the Makha sample synced: (engine, its organisation id, one of its open deadlines).
+    The dispatcher checks at send time that a reminder's deadline is still open and its recipient still
+    configured (and cancels it otherwise), so the benchmark's messages must be real ones."""
     engine = open_engine(f"sqlite:///{Path(tempfile.mkdtemp(prefix='bench-dispatch-')) / 'outbox.sqlite3'}")
     migrate(engine)
+    loaded = load_config([SAMPLE_CONFIG_DIR / "makha.toml"])
+    assert loaded.ok, loaded.errors
     with session_scope(engine) as session:
-        session.add(OrganisationRow(id=1, code="bench", name="bench", district="", province="", fiscal_year=2566,
-                                    language="th", policy=policy_to_json(ReminderPolicy()), closures=[],
-                                    updated_at=datetime.now().astimezone()))
-    return engine
+        sync_organisation(session, loaded.orgs[0], now, through_fy=2566)
+        org_id, occurrence_id = session.execute(
+            select(OccurrenceRow.org_id, OccurrenceRow.id)
+            .where(OccurrenceRow.due > now.date(), OccurrenceRow.done_on.is_(None), OccurrenceRow.active.is_(True))
+            .order_by(OccurrenceRow.due).limit(1)).one()
+    return engine, org_id, occurrence_id
 
 
-def queue(engine: Engine, count: int, now: datetime) -> None:
-    """`count` rendered messages to distinct LINE users, due now."""
+def queue(engine: Engine, org_id: int, occurrence_id: int, count: int, now: datetime) -> None:
+    """`count` rendered messages to distinct LINE users, due now, each a configured contact (the dispatcher
+    checks at send time that its recipient is still configured, and cancels what is not)."""
     run = uuid.uuid4().hex[:8]
-    rows = [{"key": f"bench:{run}:{i}", "kind": "reminder", "org_id": 1, "stage": "due", "merged_stages": "",
-             "recipient": f"officer {i}", "destination": f"line://U{i:032x}", "lang": "th",
+    officers = [(f"officer {run}-{i}", f"line://U{run}{i:024x}") for i in range(count)]
+    contacts = [{"org_id": org_id, "kind": "unit", "unit_code": "bench", "name": name, "role": "officer",
+                 "destinations": [destination]} for name, destination in officers]
+    rows = [{"key": f"bench:{run}:{i}", "kind": "reminder", "org_id": org_id, "occurrence_id": occurrence_id,
+             "stage": "due", "merged_stages": "",
+             "recipient": name, "destination": destination, "lang": "th",
              "subject": "ครบกำหนด", "text": f"ข้อความที่ {i}", "line_text": f"ข้อความที่ {i}", "send_after": now,
-             "next_attempt_at": now, "status": "pending", "attempts": 0, "created_at": now} for i in range(count)]
+             "next_attempt_at": now, "status": "pending", "attempts": 0, "created_at": now}
+            for i, (name, destination) in enumerate(officers)]
     with session_scope(engine) as session:
+        session.execute(insert(ContactRow), contacts)
         session.execute(insert(OutboxRow), rows)
 
 
-def run(engine: Engine, base: str, now: datetime, count: int, concurrency: int,
+def run(database: tuple[Engine, int, int], base: str, now: datetime, count: int, concurrency: int,
         rates: dict[str, float]) -> tuple[float, int]:
-    queue(engine, count, now)
+    engine, org_id, occurrence_id = database
+    queue(engine, org_id, occurrence_id, count, now)
     settings = Settings.from_env({"LINE_CHANNEL_ACCESS_TOKEN": TOKEN, "LINE_API_BASE": base})
     session = requests.Session()
     session.mount("http://", HTTPAdapter(pool_maxsize=max(10, concurrency)))
@@ -101,13 +116,13 @@ def run(engine: Engine, base: str, now: datetime, count: int, concurrency: int,
 
 
 def dispatch_benchmarks(args: argparse.Namespace, now: datetime) -> None:
-    engine = outbox_engine()
+    database = outbox_engine(now)
     with fake_line(args.latency) as base:
-        seq_s, seq_n = run(engine, base, now, args.sequential, 1, {"line": args.line_rate})
-        par_s, par_n = run(engine, base, now, args.messages, args.concurrency, {"line": args.line_rate})
+        seq_s, seq_n = run(database, base, now, args.sequential, 1, {"line": args.line_rate})
+        par_s, par_n = run(database, base, now, args.messages, args.concurrency, {"line": args.line_rate})
         lim_n = int(args.limited_rate * 3)
-        lim_s, _ = run(engine, base, now, lim_n, args.concurrency, {"line": args.limited_rate})
-    engine.dispose()
+        lim_s, _ = run(database, base, now, lim_n, args.concurrency, {"line": args.limited_rate})
+    database[0].dispose()
     seq_rate, par_rate, lim_rate = seq_n / seq_s, par_n / par_s, lim_n / lim_s
     print(f"dispatch to fake LINE ({args.latency * 1000:.0f} ms per request):")
     print(f"  sequential:  {seq_n:,} messages in {seq_s:.2f} s = {seq_rate:.0f} msg/s")
