@@ -78,3 +78,21 @@ def test_next_fiscal_year_starts_fresh_and_keeps_last_years_late_work_where_it_b
     assert [o["status"] for o in obs["O10-1"]] == ["overdue"]  # FY 2566's plan does not satisfy FY 2567's
     # The two actions dated 30 October 2566 fall in FY 2567's first quarter and count there.
     assert obs["M05-1"][0]["status"] == "done" and obs["M05-1"][0]["done_on"] == "2023-10-30"
+
+
+def test_a_reader_that_stops_early_gets_no_error(cli: Cli, tmp_path: Path) -> None:
+    # `tracker status | head -1` printed "error: unexpected BrokenPipeError … report it" and exited 1.
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, **cli.env}
+    proc = subprocess.Popen([sys.executable, "-m", "tracker.cli.main", "simulate", "--org", "makha",
+                             "--from", "2022-10-01", "--to", "2023-09-30"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline()  # read one line, then stop reading, as `head -1` does
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=60)
+    assert err == "" and proc.returncode == 141  # as a shell tool killed by SIGPIPE: 128 + 13

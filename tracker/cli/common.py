@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # SQLAlchemy is imported when a command first needs the datab
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_INVALID = 2
+EXIT_BROKEN_PIPE = 141  # as a shell tool killed by SIGPIPE (128 + 13): the reader stopped reading
 
 
 @dataclass

@@ -14,13 +14,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Sequence
 from types import ModuleType
 
 from config.settings import Settings
-from tracker.cli.common import EXIT_FAILURE, Context, Parser
+from tracker.cli.common import EXIT_BROKEN_PIPE, EXIT_FAILURE, Context, Parser
 from tracker.domain.errors import TrackerError, UnavailableError
 
 # command → (module under tracker.cli that registers it, the line `tracker --help` shows), in help order.
@@ -98,6 +99,9 @@ def main(argv: Sequence[str] | None = None, ctx: Context | None = None) -> int:
         return int(args.func(args, ctx))
     except KeyboardInterrupt:
         return EXIT_FAILURE
+    except BrokenPipeError:  # the reader stopped early (`tracker status | head`): not an error to report
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     except Exception as exc:
         if args.debug:
             traceback.print_exc(file=err)
@@ -107,6 +111,15 @@ def main(argv: Sequence[str] | None = None, ctx: Context | None = None) -> int:
     finally:
         if ctx is not None:
             ctx.close()
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush does not raise again at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a file descriptor (tests give a StringIO)
+        pass
 
 
 def explain(exc: Exception, ctx: Context | None) -> TrackerError:
