@@ -204,3 +204,26 @@ def test_one_organisations_missing_token_does_not_pause_the_global_channel_for_t
     assert states["line@makha"].paused and states["line@makha"].waiting == len(waiting)
     assert "MAKHA_LINE_TOKEN" in states["line@makha"].reason
     assert not states["line"].paused
+
+
+def test_an_organisations_unreadable_secret_file_is_said_at_start_up_not_first_at_send_time(
+        tmp_path: Path) -> None:
+    # The global LINE_*_FILE variables were checked at start; an organisation's own were found only when
+    # its first push failed, as a paused channel.
+    import io
+
+    from tracker.cli.common import Context
+    from tracker.cli.main import main
+
+    path = sample_with(tmp_path / "config")
+    missing = tmp_path / "no-such-secret"
+    env = {"TRACKER_DATA_DIR": str(tmp_path / "data"), "TRACKER_CONFIG": str(path),
+           "MAKHA_LINE_TOKEN_FILE": str(missing), "MAKHA_LINE_SECRET": OWN_SECRET}
+    for argv in (["check"], ["run", "--once", "--no-web", "--quiet-board", "--as-of", "2022-10-21T09:00:00+07:00"]):
+        out = io.StringIO()
+        code = main(argv, Context(Settings.from_env(env), out=out, err=out))
+        said = out.getvalue()
+        assert code == 0, said  # a warning: the other organisations and channels carry on
+        warning = [line for line in said.splitlines() if "MAKHA_LINE_TOKEN_FILE" in line]
+        assert warning and str(missing) in warning[0] and "makha" in warning[0], said
+        assert OWN_SECRET not in said

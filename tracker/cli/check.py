@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from config.channel_secrets import channel_secret_problems
 from config.loader import LoadResult, load_config
 from tracker.cli.common import EXIT_INVALID, EXIT_OK, Context
 
@@ -25,6 +26,7 @@ def print_problems(ctx: Context, loaded: LoadResult) -> None:
 
 def cmd_check(args: argparse.Namespace, ctx: Context) -> int:
     loaded = load_config(args.paths or list(ctx.settings.config_paths))
+    loaded.problems.extend(channel_secret_problems(loaded, ctx.settings.env))
     print_problems(ctx, loaded)
     if not loaded.ok:
         ctx.print(f"{len(loaded.errors)} error(s), {len(loaded.warnings)} warning(s): nothing was loaded;"

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from config.channel_secrets import channel_secret_warnings
 from config.loader import load_config
 from jobs.scheduler import Clock, MaskingFilter, Service, ServiceOptions, build_scheduler, run_forever
 from notifiers.registry import Notifiers
@@ -28,6 +29,7 @@ from tracker.cli.common import (
 from tracker.cli.web import add_address
 from tracker.domain.thaidate import BANGKOK, fiscal_year
 from tracker.store.db import migrate, safe_url, session_scope
+from tracker.store.line_quota import every_own_channel
 from tracker.store.repo import first_fiscal_year, org_codes
 from tracker.web import create_app
 from tracker.web.serve import Background, server, url_of
@@ -89,6 +91,9 @@ def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
         check = service.config(force=True)
         for error in check.errors:
             ctx.print(error)
+        with session_scope(engine) as session:
+            for warning in channel_secret_warnings(every_own_channel(session), ctx.settings.env):
+                ctx.print(warning)
         if not args.quiet_board:
             _print_boards(ctx, service.clock())
         if args.once:

@@ -43,6 +43,12 @@ def own_channels(session: Session, org_ids: Iterable[int]) -> dict[int, LineChan
     return {row.id: line_channel_of(row) for row in rows}
 
 
+def every_own_channel(session: Session) -> list[LineChannel]:
+    """The own LINE accounts of every organisation that has one."""
+    rows = session.scalars(select(OrganisationRow).where(OrganisationRow.line_channel.is_not(None)))
+    return [channel for row in rows if (channel := line_channel_of(row)) is not None]
+
+
 def own_channel(session: Session, code: str) -> LineChannel | None:
     """The channel named `code` (an organisation's code) when that organisation has its own account."""
     row = session.scalar(select(OrganisationRow).where(OrganisationRow.code == code))
