@@ -57,7 +57,8 @@ def test_the_admin_page_lists_bindings_masked_with_status_and_when(engine: Engin
     rows = {re.findall(r"<td>(.*?)</td>", r)[0]: r for r in table.split("<tr")[2:]}
     assert "เชื่อมต่อแล้ว" in rows[OFFICER] and "line://U1a2b…3c4d" in rows[OFFICER] and "ผู้ใช้" in rows[OFFICER]
     assert "ถูกยกเลิก" in rows[MAYOR] and "leave" in rows[MAYOR] and "กลุ่ม" in rows[MAYOR]
-    assert "2022-10-21 09:00" in rows[OFFICER]  # when, in Bangkok time
+    # When, as the other admin pages write it: a B.E. date in Thai digits, Bangkok time (it was ISO C.E.).
+    assert "๒๑ ตุลาคม ๒๕๖๕ เวลา ๐๙:๐๐ น." in rows[OFFICER] and "2022-10-21" not in page.text
     assert OFFICER_ID not in page.text and GROUP_ID not in page.text  # never the whole ID
     assert 'href="/admin/makha/line"' in client.get("/admin/makha/").text  # linked from the admin pages
 

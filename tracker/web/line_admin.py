@@ -12,12 +12,12 @@ from werkzeug.wrappers import Response
 
 from jobs.line_connect import ConnectCode, connect_code
 from notifiers.registry import mask_destination
-from tracker.domain.thaidate import BANGKOK
 from tracker.store.line_links import NotConnectable, list_bindings
 from tracker.store.line_quota import usage_of_org
 from tracker.store.links import LinkRefused
 from tracker.store.repo import load_organisation
 from tracker.web import appctx
+from tracker.web.i18n import moment
 from tracker.web.officer import _claim, _refused
 from tracker.web.permits import require_admin
 
@@ -27,9 +27,8 @@ bp.register_error_handler(LinkRefused, _refused)  # a tampered or revoked link: 
 
 @bp.app_template_filter("bangkok")
 def bangkok(value: datetime) -> str:
-    """A stored instant as Bangkok wall time (stored naive values are UTC)."""
-    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-    return aware.astimezone(BANGKOK).strftime("%Y-%m-%d %H:%M")
+    """A stored instant as Bangkok wall time, as the other admin pages write it (stored naive values are UTC)."""
+    return moment(value if value.tzinfo is not None else value.replace(tzinfo=UTC))
 
 
 @bp.app_template_global()
