@@ -195,7 +195,8 @@ def run_once(engine: Engine, now: datetime, notifiers: Sender, owner: str, *, le
     pace = SendPace(workers, lease_seconds, notifiers.settings.http_timeout_seconds, rate_limits)
     in_flight: dict[Future[list[Outcome]], Bundle] = {}
     pauses = ChannelPauses()
-    quota = QuotaGate(factory, notifiers.settings, owner, getattr(notifiers, "line_quota", None))
+    quota = QuotaGate(factory, notifiers.settings, owner, getattr(notifiers, "line_quota", None),
+                      getattr(notifiers, "line_members", None))
     heartbeat = lease_seconds / 3
     renewed = time.monotonic()
     exhausted = False

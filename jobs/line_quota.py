@@ -11,6 +11,10 @@ channel sends nothing: a reminder whose recipient has it by another destination 
 for the same deadline and stage) is `skipped` naming it; any other message stays `pending`, not
 costing an attempt, with the reason in `last_error`, and is tried again at the next reading. Nothing is
 lost, and nothing is sent twice: no row is added or copied.
+
+LINE counts a push to a group or room once per member, so that is what a push costs here: the group's
+size is asked of LINE once per run (`GET /v2/bot/group/{id}/members/count`), and a push that would
+overrun the month is not tried.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from tracker.store.outbox_claims import defer, set_aside
 
 log = logging.getLogger(__name__)
 QuotaReader = Callable[[str], tuple[int | None, int]]  # token variable → (monthly quota or None, used)
+MembersReader = Callable[[str, str], int]  # (token variable, chat ID) → the people a push to it reaches
 QUOTA_CACHE_SECONDS = 600.0  # LINE's quota and consumption are read again after ten minutes
 ALERT_SHARE = 0.8
 
@@ -54,9 +59,12 @@ class QuotaGate:
     """One dispatch run's view of its LINE channels' quotas (used from the run's main thread)."""
 
     def __init__(self, factory: sessionmaker[Session], settings: Settings, owner: str,
-                 reader: QuotaReader | None) -> None:
-        """`reader(token_env)` asks LINE for (quota, used); None (a sender that only records) checks nothing."""
+                 reader: QuotaReader | None, members: MembersReader | None = None) -> None:
+        """`reader(token_env)` asks LINE for (quota, used); None (a sender that only records) checks nothing.
+        `members(token_env, chat)` asks the size of a group (None: every push costs one)."""
         self.factory, self.settings, self.owner, self.reader = factory, settings, owner, reader
+        self.members = members
+        self.sizes: dict[tuple[str, str], int] = {}  # (channel, chat) → members, asked once per run
         self.known: dict[str, Usage | None] = {}
         self.channels: dict[int, LineChannel] = {}  # organisation id → the channel its LINE messages took
 
@@ -73,12 +81,13 @@ class QuotaGate:
                 continue
             self.channels[b.lead.org_id] = b.line
             use = self._usage(b.line, now)
-            if use is not None and use.exhausted:
-                statuses.update(self._spent(b, use, now))
+            cost = self._cost(b.line, b.lead.destination) if use is not None and use.quota is not None else 1
+            if use is not None and (use.exhausted or (use.quota is not None and use.used + cost > use.quota)):
+                statuses.update(self._spent(b, use, now, cost))
                 continue
             if use is not None:
-                self.known[b.line.channel] = replace(use, used=use.used + 1)
-                pushes[b.line.channel] += 1
+                self.known[b.line.channel] = replace(use, used=use.used + cost)
+                pushes[b.line.channel] += cost
                 orgs.setdefault(b.line.channel, set()).add(b.lead.org_id)
             kept.append(b)
         if pushes:
@@ -107,6 +116,21 @@ class QuotaGate:
         except SettingsError:
             return False  # the send itself reports it (a channel failure naming the variable)
 
+    def _cost(self, line: LineChannel, destination: str) -> int:
+        """What a push to `destination` costs: 1 for a user, the members of a group or room (1 when LINE
+        cannot say: the push itself will then tell, with LINE's 429, if the month is spent)."""
+        chat = destination.removeprefix("line://").removeprefix("line:")
+        if self.members is None or chat[:1] not in ("C", "R"):
+            return 1
+        key = (line.channel, chat)
+        if key not in self.sizes:
+            try:
+                self.sizes[key] = self.members(line.token_env, chat)
+            except DeliveryError as exc:
+                log.warning("size of LINE %s not read: %s", mask_destination(destination), exc.reason)
+                self.sizes[key] = 1
+        return self.sizes[key]
+
     def _usage(self, line: LineChannel, now: datetime) -> Usage | None:
         """The channel's month: this run's view, else the stored reading while fresh, else LINE's answer
         now (stored). None when LINE cannot say and nothing is stored: the push itself will tell."""
@@ -128,10 +152,13 @@ class QuotaGate:
             self.known[line.channel] = line_quota.store_reading(session, line.channel, quota, used, now)
         return self.known[line.channel]
 
-    def _spent(self, b: Bundle, use: Usage, now: datetime) -> Counter[str]:
+    def _spent(self, b: Bundle, use: Usage, now: datetime, cost: int = 1) -> Counter[str]:
         """Set the bundle aside: each member goes by another destination (skipped here) or waits."""
         counts: Counter[str] = Counter()
         spent = f"LINE monthly quota of {_name(use.channel)} used up ({use.used:,} of {use.quota:,})"
+        if not use.exhausted:  # some left, but not enough for everyone in this group
+            spent = (f"LINE monthly quota of {_name(use.channel)} too low for this group ({use.used:,} of"
+                     f" {use.quota:,} used; LINE counts this push {cost:,} times, once per member)")
         with self.factory.begin() as session:
             for m in b.members:
                 elsewhere = line_quota.carried_elsewhere(session, m.id)

@@ -1,5 +1,6 @@
 """The LINE Messaging API calls that are not a push: replies to webhook events, the bot's own
-profile (its basic ID makes the add-friend link), and the monthly quota and consumption.
+profile (its basic ID makes the add-friend link), the monthly quota and consumption, and a group's size
+(what a push to it costs).
 
 Not a channel of the registry (it has no destination scheme): the webhook and the dispatcher use it
 directly. Errors are `DeliveryError`s like every channel's, with the token never in a reason.
@@ -83,6 +84,15 @@ class LineApi:
             raise DeliveryError("LINE bot info carries no basicId: set LINE_BOT_BASIC_ID (e.g. @123abcde)",
                                 permanent=True)
         return f"https://line.me/R/ti/p/{quote(basic_id, safe='')}"
+
+    def members(self, chat: str) -> int:
+        """How many people a group (C…) or room (R…) holds, the account not counted: LINE counts a push
+        to it once per member against the monthly quota. A user (U…) is one."""
+        kind = {"C": "group", "R": "room"}.get(chat[:1])
+        if kind is None:
+            return 1
+        found = self._call("GET", f"/v2/bot/{kind}/{quote(chat, safe='')}/members/count", f"LINE {kind} size")
+        return max(1, int(found.get("count", 1)))
 
     def quota(self) -> tuple[int | None, int]:
         """(monthly limit, or None when unlimited; messages used this month)."""

@@ -135,6 +135,13 @@ class Notifiers:
 
         return LineApi(self.settings, session=self.session, token_env=token_env).quota()
 
+    def line_members(self, token_env: str, chat: str) -> int:
+        """How many people a push to LINE chat `chat` reaches (what it costs of the monthly quota);
+        raises DeliveryError when LINE cannot say."""
+        from notifiers.line_api import LineApi
+
+        return LineApi(self.settings, session=self.session, token_env=token_env).members(chat)
+
     def close(self) -> None:
         for notifier in self._instances.values():
             notifier.close()

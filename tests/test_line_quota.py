@@ -36,13 +36,17 @@ from tracker.web import create_app
 
 OFFICER = "เจ้าหน้าที่ผู้รับผิดชอบ สำนักปลัด"
 OFFICER_LINE = "line://U0123456789abcdef0123456789abcdef"
+UNIT_GROUP = "C0123456789abcdef0123456789abcdef"
 
 
-def synced(engine: Engine, folder: Path, *, line_only: bool = False) -> None:
-    """The sample; with `line_only` the สำนักปลัด officer has LINE and no e-mail."""
+def synced(engine: Engine, folder: Path, *, line_only: bool = False, group: bool = False) -> None:
+    """The sample; with `line_only` the สำนักปลัด officer has LINE and no e-mail; with `group` their LINE
+    is their unit's group chat (`UNIT_GROUP`)."""
     text = (SAMPLE_CONFIG_DIR / "makha.toml").read_text(encoding="utf-8")
     if line_only:
         text = text.replace(f'["{OFFICER_LINE}", "mailto:palad@makha.example.go.th"]', f'["{OFFICER_LINE}"]')
+    if group:
+        text = text.replace(OFFICER_LINE, f"line://{UNIT_GROUP}")
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "makha.toml").write_text(text, encoding="utf-8")
     loaded = load_config([folder / "makha.toml"])
@@ -187,3 +191,33 @@ def admin_client(engine: Engine, tmp_path: Path) -> FlaskClient:
 def settings_with_db(settings: Settings, engine: Engine) -> Settings:
     env = dict(settings.env) | {"DATABASE_URL": engine.url.render_as_string(hide_password=False)}
     return Settings.from_env(env)
+
+
+def test_a_push_to_a_group_counts_once_per_member_as_line_counts_it(
+        engine: Engine, tmp_path: Path, fake_line: FakeLineServer, smtp_server: SmtpServer) -> None:  # noqa: F811
+    # The quota check counted one per push; LINE counts a group push once per member, so the 80 % alert
+    # came late and a month's last pushes met LINE's 429.
+    synced(engine, tmp_path / "config", group=True)
+    settings = line_settings(fake_line, smtp_server, tmp_path)
+    fake_line.group_members[UNIT_GROUP] = 20
+    fake_line.quota_limit, fake_line.usage_offset = 100, 65
+    remind(engine, settings, AS_OF)
+    assert pushed(fake_line) == [UNIT_GROUP]
+    with session_scope(engine) as session:
+        seen = usage(session, "")
+    assert seen is not None and seen.used == 85 == fake_line.consumption
+    assert [a.destination for a in alerts(engine)] == ["mailto:admin@makha.example.go.th"]  # 85 % of 100
+    assert fake_line.validation_failures == []
+
+
+def test_a_group_push_that_would_overrun_the_quota_is_not_tried(
+        engine: Engine, tmp_path: Path, fake_line: FakeLineServer, smtp_server: SmtpServer) -> None:  # noqa: F811
+    synced(engine, tmp_path / "config", group=True)
+    settings = line_settings(fake_line, smtp_server, tmp_path)
+    fake_line.group_members[UNIT_GROUP] = 20
+    fake_line.quota_limit, fake_line.usage_offset = 100, 90  # 10 left: one user could be told, not 20
+    remind(engine, settings, AS_OF)
+    assert fake_line.pushes() == []  # not even tried
+    rows = line_rows(engine)
+    assert rows and {r.status for r in rows} == {"skipped"}  # the officer's e-mail carries it
+    assert all("quota" in (r.skip_reason or "") for r in rows)

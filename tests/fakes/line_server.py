@@ -8,7 +8,9 @@
 - `GET /v2/bot/message/quota` (`quota_limit`: None is "none", else "limited") and
   `/v2/bot/message/quota/consumption` (messages pushed plus `usage_offset`), each answer checked against
   `MessageQuotaResponse` / `QuotaConsumptionResponse`; a push beyond `quota_limit` answers 429 "You have
-  reached your monthly limit." and delivers nothing, as LINE does; `GET /v2/bot/info`.
+  reached your monthly limit." and delivers nothing, as LINE does; `GET /v2/bot/info`. As LINE does, a
+  message to a group or room counts once per member (`group_members`, default 1), and
+  `GET /v2/bot/group/{id}/members/count` (and `/room/…`) answers that number.
 - Webhook events *to* the app, as LINE sends them: `webhook_request(...)` gives the body and the
   `X-Line-Signature` header (signed with the channel secret; `tamper=True` changes the body after
   signing), each event checked against `webhook.yml`; `send_webhook(url, ...)` posts it over HTTP.
@@ -90,6 +92,7 @@ class FakeLineServer:
         self.channel_secret = channel_secret
         self.quota_limit: int | None = None
         self.usage_offset = 0
+        self.group_members: dict[str, int] = {}  # group or room ID -> members (the account not counted)
         self.replies: list[tuple[str, list[dict[str, Any]]]] = []
         self.sent_events: list[dict[str, Any]] = []
         self._event_ids = itertools.count(1)
@@ -151,7 +154,11 @@ class FakeLineServer:
     def consumption(self) -> int:
         """Messages counted against this month's quota: those delivered, plus `usage_offset` (a month
         already under way)."""
-        return len(self.delivered) + self.usage_offset
+        return sum(self.members(to) for to, _ in self.delivered) + self.usage_offset
+
+    def members(self, chat: str) -> int:
+        """How many people a message to `chat` reaches (and costs): 1 for a user, else the group's size."""
+        return 1 if chat.startswith("U") else self.group_members.get(chat, 1)
 
     def quota_reads(self) -> int:
         return sum(1 for r in self.requests if r.path == "/v2/bot/message/quota")
@@ -254,6 +261,11 @@ class FakeLineServer:
             body = {"totalUsage": self.consumption}
             rec.validation_errors.extend(errors_for("QuotaConsumptionResponse", body))
             return 200, {}, body
+        counted = re.fullmatch(r"/v2/bot/(group|room)/([^/]+)/members/count", rec.path)
+        if rec.method == "GET" and counted:
+            body = {"count": self.members(counted.group(2))}
+            rec.validation_errors.extend(errors_for(f"{counted.group(1).title()}MemberCountResponse", body))
+            return 200, {}, body
         if rec.method == "GET" and rec.path == "/v2/bot/info":
             return 200, {}, {"userId": BOT_USER_ID, "basicId": BOT_BASIC_ID, "displayName": "ITA Tracker",
                              "chatMode": "bot", "markAsReadMode": "auto"}
@@ -291,7 +303,8 @@ class FakeLineServer:
                 if seen is not None and now - seen[0] < RETRY_KEY_TTL:
                     headers = {"x-line-accepted-request-id": seen[1]}
                     return 409, headers, {"message": "The retry key is already accepted", "sentMessages": []}
-            if self.quota_limit is not None and self.consumption + len(rec.json["messages"]) > self.quota_limit:
+            cost = len(rec.json["messages"]) * self.members(rec.json["to"])
+            if self.quota_limit is not None and self.consumption + cost > self.quota_limit:
                 return 429, {}, {"message": DEFAULT_ERRORS[429]}  # the month's quota is spent: nothing sent
             if retry_key is not None:
                 self.accepted_keys[retry_key] = (now, request_id)
