@@ -263,6 +263,12 @@ _LISTED_MONTH = rf"(?:เดือน\s*)?(?:{MONTH_RE}){_YEAR_TEXT}?"
 # "เม.ย. และ ต.ค. 65", "มกราคม เมษายน และกรกฎาคม".
 _MONTH_LIST = re.compile(rf"{_LISTED_MONTH}(?:\s*,?\s*{_LISTED_MONTH})*\s*,?\s*และ\s*{_LISTED_MONTH}")
 _ONE_OF_LIST = re.compile(rf"(เดือน\s*)?(?:{MONTH_RE}){_YEAR_TEXT}?")
+# A year, unless the number is the next date's day ("๑๕ มกราคม ๑๕ เมษายน": 15 is a day, not 2515).
+_DATE_YEAR = rf"(?:{_YEAR_TEXT}(?!\s*(?:เดือน\s*)?(?:{MONTH_RE})))"
+_LISTED_DATE = rf"(?:วันที่\s*)?(?<!\d)\d{{1,2}}\s*(?:เดือน\s*)?(?:{MONTH_RE}){_DATE_YEAR}?"
+# Two or more dates joined by "และ": "วันที่ ๓๐ เมษายน และ ๓๑ ตุลาคม", "15 ม.ค. 66 และ 15 ก.ค. 66".
+_DATE_LIST = re.compile(rf"{_LISTED_DATE}(?:\s*,?\s*{_LISTED_DATE})*\s*,?\s*และ\s*{_LISTED_DATE}")
+_ONE_OF_DATES = re.compile(rf"(วันที่\s*)?(?<!\d)\d{{1,2}}\s*(?:เดือน\s*)?(?:{MONTH_RE}){_DATE_YEAR}?")
 
 
 def split_months(text: str) -> list[str]:
@@ -271,16 +277,37 @@ def split_months(text: str) -> list[str]:
     is one deadline a year, so each month becomes an obligation of its own. Each month keeps the year
     written with it (Thai or Arabic digits, full or abbreviated names); text without such a list is
     returned alone."""
+    return _split_list(text, _MONTH_LIST, _ONE_OF_LIST, "เดือน")
+
+
+def split_dates(text: str) -> list[str]:
+    """The same for dates: "ภายในวันที่ ๓๐ เมษายน และ ๓๑ ตุลาคม" → ["ภายในวันที่ ๓๐ เมษายน",
+    "ภายในวันที่ ๓๑ ตุลาคม"]."""
+    return _split_list(text, _DATE_LIST, _ONE_OF_DATES, "วันที่ ")
+
+
+def split_deadlines(text: str) -> tuple[list[str], str]:
+    """The item's deadlines, one text each (months or dates joined by "และ"), and what was listed."""
+    for kind, split in (("months", split_months), ("dates", split_dates)):
+        texts = split(text)
+        if len(texts) > 1:
+            return texts, kind
+    return [text], ""
+
+
+def _split_list(text: str, listed: re.Pattern[str], one: re.Pattern[str], word: str) -> list[str]:
+    """Each element of the first `listed` run in `text`, in the text around it. An element written
+    without its lead word (`word`: "เดือน", "วันที่") gets it when the first had it."""
     plain = to_arabic_digits(text)  # same length: spans carry over to the officer's own digits
-    m = _MONTH_LIST.search(plain)
+    m = listed.search(plain)
     if m is None:
         return [text]
-    months = list(_ONE_OF_LIST.finditer(plain, m.start(), m.end()))
-    word = "เดือน" if months[0][1] else ""  # "เดือนเมษายนและตุลาคม": each reads "เดือน…"
+    elements = list(one.finditer(plain, m.start(), m.end()))
+    lead = word if elements[0][1] else ""
     out = []
-    for month in months:
-        written = text[month.start():month.end()].strip()
-        alone = written if month[1] else word + written
+    for element in elements:
+        written = text[element.start():element.end()].strip()
+        alone = written if element[1] else lead + written
         out.append(_clean(f"{text[:m.start()]}{alone} {text[m.end():]}"))
     return out
 
@@ -702,9 +729,9 @@ class _TableReader:
             if not text:
                 continue
             item += 1
-            texts = split_months(text)
+            texts, listed = split_deadlines(text)
             if len(texts) > 1:
-                self.warn(row, 4, text, _split_note(len(texts)))
+                self.warn(row, 4, text, _split_note(len(texts), listed))
             for one in texts:
                 rule, notes = parse_deadline(one, self.fy)
                 for note in notes:
@@ -820,11 +847,12 @@ class _TableReader:
         return done
 
 
-def _split_note(count: int) -> Note:
-    return Note(f"the item names {count} months, each a deadline of its own: it is split into {count} obligations,"
-                " one per month; the codes of the later obligations of this measure move up accordingly",
-                f"รายการนี้ระบุกำหนดเวลา {_n(count)} เดือน แต่ละเดือนเป็นกำหนดแยกกัน จึงแยกเป็น {_n(count)} รายการ"
-                " รายการละหนึ่งเดือน (รหัสของรายการถัดไปในมาตรการนี้จึงเลื่อนตาม)")
+def _split_note(count: int, listed: str) -> Note:
+    kind, th = ("months", "เดือน") if listed == "months" else ("dates", "วันที่")
+    return Note(f"the item names {count} {kind}, each a deadline of its own: it is split into {count} obligations,"
+                f" one per {kind[:-1]}; the codes of the later obligations of this measure move up accordingly",
+                f"รายการนี้ระบุกำหนดเวลา {_n(count)} {th} แต่ละ{th}เป็นกำหนดแยกกัน จึงแยกเป็น {_n(count)} รายการ"
+                f" รายการละหนึ่ง{th} (รหัสของรายการถัดไปในมาตรการนี้จึงเลื่อนตาม)")
 
 
 def _remove_spans(text: str, spans: Sequence[tuple[int, int]]) -> str:
