@@ -903,11 +903,12 @@ def match_obligation(action_text: str, obligations: Sequence[ParsedObligation], 
 
 
 def _by_date(candidates: Sequence[tuple[int, ParsedObligation]], day: dt.date, fy: int) -> int:
-    """Among the obligations of one item, the one whose window holds `day`, else the one due nearest it."""
-    for index, ob in candidates:
-        if ob.rule is not None and any(o.window_start <= day <= o.due
-                                       for o in ob.rule.occurrences("-", fy, WorkCalendar())):
-            return index
+    """Among the obligations of one item, the one whose window holds `day` (the soonest due, when windows
+    overlap: a date's window opens with the fiscal year), else the one due nearest it."""
+    holding = [(o.due, index) for index, ob in candidates if ob.rule is not None
+               for o in ob.rule.occurrences("-", fy, WorkCalendar()) if o.window_start <= day <= o.due]
+    if holding:
+        return min(holding)[1]
     dated = [(abs((ob.due - day).days), index) for index, ob in candidates if ob.due is not None]
     return min(dated)[1] if dated else candidates[0][0]
 
