@@ -44,11 +44,25 @@ DIGEST_BATCH = 200  # organisations per transaction of the service's sweep (~1 s
 KEYS_PER_QUERY = 500  # bounded IN lists when looking up what is queued
 
 
+ORGS_NAMED = 3  # organisations named in the sweep's log line; the others are counted
+
+
 @dataclass
 class DigestResult:
     created: int = 0
     already_queued: int = 0
     orgs: list[str] = field(default_factory=list)  # organisations whose digest was due at `now`
+
+    def line(self) -> str:
+        """What the sweep did, for its one log line: counts, and the first few organisations whose digest
+        was due (the national sweep's 7,850 codes made a line of 70 kB that nobody could read)."""
+        text = f"queued {self.created:,}, already queued {self.already_queued:,}"
+        if not self.orgs:
+            return text
+        named = ", ".join(self.orgs[:ORGS_NAMED])
+        more = f" and {len(self.orgs) - ORGS_NAMED:,} more" if len(self.orgs) > ORGS_NAMED else ""
+        plural = "s" if len(self.orgs) > 1 else ""
+        return f"{text}; due for {len(self.orgs):,} organisation{plural} ({named}{more})"
 
 
 @dataclass(frozen=True)

@@ -114,8 +114,7 @@ class Service:
         with self._guard("digests"):
             result = digest.run_each(self.engine, now, hour=self.options.digest_hour,
                                      grace_days=self.options.grace_days, base_url=self.settings.base_url)
-        log.info("digests at %s: queued %d, already queued %d%s", _local(now), result.created,
-                 result.already_queued, f" ({', '.join(result.orgs)})" if result.orgs else "")
+        log.info("digests at %s: %s", _local(now), result.line())
         return result
 
     def evidence(self) -> EvidenceResult:

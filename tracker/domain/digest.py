@@ -1,7 +1,8 @@
 """The monthly executive digest: where an organisation stands, computed from occurrences and actions.
 
 Pure: the caller passes the day (`today`) and the month; nothing here reads the clock or a database.
-Every figure comes from `tracker.domain.status.statuses`, so the digest and the status board never disagree.
+Every figure comes from `tracker.domain.status` (`attribute_actions`, `occurrence_status`: what `statuses`
+runs), so the digest and the status board never disagree.
 One scope for every count: the fiscal year of `today`. What is still overdue from earlier years is kept
 apart (`carried_over`), so the subject, the chart and the LINE text say the same number.
 """
@@ -11,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
+from functools import cached_property
 
 from tracker.domain.model import Action, Organisation
 from tracker.domain.rules import Occurrence
-from tracker.domain.status import OccurrenceStatus, Status, attribute_actions, statuses
+from tracker.domain.status import OccurrenceStatus, Status, attribute_actions, occurrence_status
 from tracker.domain.thaidate import (
     fiscal_year,
     fiscal_year_bounds,
@@ -24,6 +26,7 @@ from tracker.domain.thaidate import (
 from tracker.domain.workdays import WorkCalendar
 
 NEXT_DAYS = 30
+BUCKETS = ("done", "late", "overdue", "due_this_month", "upcoming")  # a unit's deadlines, each in one
 
 
 def digest_day(calendar: WorkCalendar, year: int, month: int) -> date:
@@ -52,6 +55,14 @@ class UnitSummary:
     @property
     def total(self) -> int:
         return self.done + self.late + self.overdue + self.due_this_month + self.upcoming
+
+    def __getitem__(self, bucket: str) -> int:
+        """A bucket's count by name (`unit["overdue"]`), as the templates read it: an item lookup that
+        works, instead of one that fails before Jinja tries the attribute."""
+        if bucket not in BUCKETS:
+            raise KeyError(bucket)
+        return int(getattr(self, bucket))
+
 
 
 @dataclass(frozen=True)
@@ -134,12 +145,10 @@ class Digest:
             return None
         return self.rate - self.previous_rate
 
-    @property
+    @cached_property
     def totals(self) -> UnitSummary:
-        return UnitSummary(
-            "", "", *(sum(getattr(u, f) for u in self.units)
-                      for f in ("done", "late", "overdue", "due_this_month", "upcoming"))
-        )
+        """Every unit's buckets added up (read several times by each rendering: computed once)."""
+        return UnitSummary("", "", *(sum(getattr(u, f) for u in self.units) for f in BUCKETS))
 
 
 def completion_rate(items: Iterable[OccurrenceStatus]) -> float | None:
@@ -169,23 +178,31 @@ def build_digest(
     the calendar month before `month`. A monthly obligation behind for several months is one line.
     """
     soon = {ob.code: ob.policy.due_soon_days for ob in org.obligations()}
-    now_items = statuses(occurrences, actions, today, soon)
+    # Which action counts for which deadline is found once: each action's deadline depends on the
+    # deadlines given and on that action alone, so the same attribution serves today's statuses and the
+    # evidence shown (actions up to today), and last month's rate whenever every deadline is this year's.
+    attributed = attribute_actions(occurrences, actions)
+    now_items = _judged(attributed, today, soon)
+    now_items.sort(key=lambda s: (s.occurrence.due, s.occurrence.obligation))  # as `statuses` orders them
     first, last = month_bounds(year, month)
     previous_end = first - timedelta(days=1)
+    previous_start = month_bounds(previous_end.year, previous_end.month)[0]
     fy = fiscal_year(today)
     fy_range = fiscal_year_bounds(fy)
-    in_fy = [s for s in now_items if s.occurrence.due in fy_range]
-    previous_items = statuses([s.occurrence for s in in_fy], actions, previous_end, soon)
-    evidence = _evidence(occurrences, [a for a in actions if a.done_on <= today])
-    line = _Liner(org, evidence)
+    fy_start, fy_end = fy_range.start, fy_range.end
+    in_fy = [s for s in now_items if fy_start <= s.occurrence.due <= fy_end]
+    # Last month's rate judges this year's deadlines among themselves (as `statuses` of them alone would).
+    this_years = attributed if len(in_fy) == len(attributed) else attribute_actions(
+        [s.occurrence for s in in_fy], actions)
+    previous_items = _judged(this_years, previous_end, soon)
+    line = _Liner(org, attributed, today)
     overdue = sorted((s for s in now_items if s.status is Status.OVERDUE),
                      key=lambda s: (-(s.days_overdue or 0), s.occurrence.obligation))
-    this_year = [s for s in overdue if s.occurrence.due in fy_range]
-    earlier = [s for s in overdue if s.occurrence.due < fy_range.start]
-    completed = [s for s in now_items if s.done_on is not None
-                 and month_bounds(previous_end.year, previous_end.month)[0] <= s.done_on <= previous_end]
-    due_next = [s for s in now_items if not s.is_finished and today <= s.occurrence.due
-                <= today + timedelta(days=NEXT_DAYS)]
+    this_year = [s for s in overdue if fy_start <= s.occurrence.due <= fy_end]
+    earlier = [s for s in overdue if s.occurrence.due < fy_start]
+    completed = [s for s in now_items if s.done_on is not None and previous_start <= s.done_on <= previous_end]
+    next_end = today + timedelta(days=NEXT_DAYS)
+    due_next = [s for s in now_items if not s.is_finished and today <= s.occurrence.due <= next_end]
     return Digest(
         org=org.code, org_name=org.name, district=org.district, province=org.province,
         year=year, month=month, today=today, fiscal_year=fy,
@@ -196,6 +213,11 @@ def build_digest(
         completed_last_month=tuple(line(s) for s in sorted(completed, key=lambda s: (s.done_on, s.occurrence))),
         due_next=tuple(line(s) for s in due_next),
     )
+
+
+def _judged(attributed: dict[Occurrence, list[Action]], day: date, soon: dict[str, int]) -> list[OccurrenceStatus]:
+    """Each deadline's status on `day` from its attributed actions (`statuses`, without its ordering)."""
+    return [occurrence_status(occ, acts, day, soon.get(occ.obligation, 7)) for occ, acts in attributed.items()]
 
 
 def _grouped(items: Sequence[DigestItem]) -> tuple[DigestItem, ...]:
@@ -232,19 +254,16 @@ def _unit_summaries(org: Organisation, items: Sequence[OccurrenceStatus], first:
     return tuple(UnitSummary(code, names.get(code, code), **c) for code, c in counts.items())
 
 
-def _evidence(occurrences: Sequence[Occurrence], actions: Sequence[Action]) -> dict[Occurrence, tuple[str, ...]]:
-    return {occ: tuple(a.evidence for a in acts if a.evidence)
-            for occ, acts in attribute_actions(occurrences, actions).items()}
-
-
 class _Liner:
-    """Turns a status into a digest line, looking up titles and unit names once."""
+    """Turns a status into a digest line, looking up titles and unit names once; its evidence is that
+    of the actions counted for it, done by `today`."""
 
-    def __init__(self, org: Organisation, evidence: dict[Occurrence, tuple[str, ...]]) -> None:
+    def __init__(self, org: Organisation, attributed: dict[Occurrence, list[Action]], today: date) -> None:
         self.obligations = {ob.code: ob for ob in org.obligations()}
         self.written_for = org.fiscal_year
         self.units = {u.code: u.name for u in org.units}
-        self.evidence = evidence
+        self.attributed = attributed
+        self.today = today
 
     def __call__(self, item: OccurrenceStatus) -> DigestItem:
         ob = self.obligations[item.occurrence.obligation]
@@ -254,5 +273,6 @@ class _Liner:
             unit=ob.unit,
             unit_name=self.units.get(ob.unit, ob.unit), period=item.occurrence.period, due=item.occurrence.due,
             days_overdue=item.days_overdue, days_to_due=item.days_to_due, done_on=item.done_on,
-            evidence=self.evidence.get(item.occurrence, ()),
+            evidence=tuple(a.evidence for a in self.attributed.get(item.occurrence, ())
+                           if a.evidence and a.done_on <= self.today),
         )

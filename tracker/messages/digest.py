@@ -15,7 +15,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from tracker.domain.digest import Digest, UnitSummary
+from tracker.domain.digest import BUCKETS, Digest, UnitSummary
 from tracker.domain.thaidate import MONTHS_EN, MONTHS_FULL, ce_to_be, format_date, period_label, to_thai_digits
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -23,7 +23,6 @@ LINE_LIMIT = 5000  # LINE's text message limit, in UTF-16 code units
 LINE_ITEMS = 5
 OVERDUE_SHOWN = 10  # then "และอีก N รายการ" and the board's link: a mail is read, not scrolled for 8,000 px
 
-BUCKETS = ("done", "late", "overdue", "due_this_month", "upcoming")
 COLOURS = {"done": "#2e7d32", "late": "#f9a825", "overdue": "#c62828", "due_this_month": "#ef6c00",
            "upcoming": "#bdbdbd"}
 LABELS = {
@@ -95,6 +94,7 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        auto_reload=False,  # compiled once: asking the file system again for every digest cost ~0.2 ms each
     )
     return env
 
@@ -102,17 +102,43 @@ def _environment() -> Environment:
 _ENV = _environment()
 
 
+class _Names(dict[str, str]):
+    """A phrase table the templates read as `t.title` (an attribute, without Jinja's failed attribute
+    lookup before the item lookup) and as `labels[bucket]`."""
+
+    def __init__(self, names: dict[str, str]) -> None:
+        super().__init__(names)
+        self.__dict__ = self
+
+
 class _Format:
-    """Numbers, dates and months for one language; handed to the templates as `f`."""
+    """Numbers, dates and months for one language; handed to the templates as `f`.
+
+    One per language for the process (`_FORMATS`), each remembering what it wrote: the digests of the
+    whole country name the same few hundred dates, periods and numbers, and writing each in Thai (B.E.
+    year, Thai digits) again for every organisation was a fifth of the rendering."""
 
     def __init__(self, lang: str) -> None:
         self.lang = lang
+        self._numbers: dict[int | str, str] = {}
+        self._dates: dict[date, str] = {}
+        self._periods: dict[tuple[str, ...], str] = {}
 
     def n(self, value: int | str) -> str:
-        return to_thai_digits(str(value)) if self.lang == "th" else str(value)
+        found = self._numbers.get(value)
+        if found is None:
+            found = to_thai_digits(str(value)) if self.lang == "th" else str(value)
+            if len(self._numbers) < _REMEMBERED:
+                self._numbers[value] = found
+        return found
 
     def date(self, day: date) -> str:
-        return format_date(day, self.lang)
+        found = self._dates.get(day)
+        if found is None:
+            found = format_date(day, self.lang)
+            if len(self._dates) < _REMEMBERED:
+                self._dates[day] = found
+        return found
 
     def month(self, year: int, month: int) -> str:
         if self.lang == "th":
@@ -142,11 +168,22 @@ class _Format:
 
     def periods(self, codes: tuple[str, ...]) -> str:
         """"ต.ค. ๖๗, พ.ย. ๖๗, ธ.ค. ๖๗": the periods of a grouped line."""
-        return ", ".join(period_label(code, self.lang) for code in codes)
+        found = self._periods.get(codes)
+        if found is None:
+            found = ", ".join(period_label(code, self.lang) for code in codes)
+            if len(self._periods) < _REMEMBERED:
+                self._periods[codes] = found
+        return found
 
     def place(self, district: str, province: str) -> str:
         """"อำเภอโนนสูง จังหวัดนครราชสีมา", as an address is written; "(Non Sung, …)" in English."""
         return f"อำเภอ{district} จังหวัด{province}" if self.lang == "th" else f"{district}, {province}"
+
+
+_REMEMBERED = 20_000  # per table and language: bounded, whatever a long-running service renders
+_FORMATS = {lang: _Format(lang) for lang in ("th", "en")}
+_TEXTS = {lang: _Names(texts) for lang, texts in TEXTS.items()}
+_LABELS = {lang: _Names(labels) for lang, labels in LABELS.items()}
 
 
 def bar_segments(unit: UnitSummary) -> list[dict[str, Any]]:
@@ -167,14 +204,14 @@ def bar_segments(unit: UnitSummary) -> list[dict[str, Any]]:
 
 def _context(digest: Digest, lang: str, board_url: str | None) -> dict[str, Any]:
     return {
-        "d": digest, "f": _Format(lang), "labels": LABELS[lang], "buckets": BUCKETS, "colours": COLOURS,
+        "d": digest, "f": _FORMATS[lang], "labels": _LABELS[lang], "buckets": BUCKETS, "colours": COLOURS,
         "bars": {u.code: bar_segments(u) for u in digest.units}, "line_items": LINE_ITEMS,
-        "overdue_shown": OVERDUE_SHOWN, "t": TEXTS[lang], "lang": lang, "board_url": board_url,
+        "overdue_shown": OVERDUE_SHOWN, "t": _TEXTS[lang], "lang": lang, "board_url": board_url,
     }
 
 
 def subject(digest: Digest, lang: str) -> str:
-    f = _Format(lang)
+    f = _FORMATS["th" if lang == "th" else "en"]
     if lang == "th":
         return (f"สรุปสถานะมาตรการ ITA {digest.org_name} ประจำเดือน{f.month(digest.year, digest.month)}"
                 f" (เกินกำหนด {f.n(digest.overdue_count)} รายการ)")
@@ -197,9 +234,13 @@ def render_digest(digest: Digest, lang: str = "th", *, board_url: str | None = N
     link): the overdue list, cut after OVERDUE_SHOWN lines, points there. None leaves it out."""
     lang = "en" if lang == "en" else "th"
     context = _context(digest, lang, board_url)
+    text, html, line = _TEMPLATES
     return RenderedDigest(
         subject=subject(digest, lang),
-        text=_ENV.get_template("digest.txt.j2").render(context),
-        html=_ENV.get_template("digest.html.j2").render(context),
-        line_text=_fit_line(_ENV.get_template("digest_line.txt.j2").render(context).strip()),
+        text=text.render(context),
+        html=html.render(context),
+        line_text=_fit_line(line.render(context).strip()),
     )
+
+
+_TEMPLATES = tuple(_ENV.get_template(name) for name in ("digest.txt.j2", "digest.html.j2", "digest_line.txt.j2"))

@@ -343,10 +343,14 @@ def load_organisation(session: Session, code: str) -> Organisation:
 
 def line_channel_of(row: OrganisationRow) -> LineChannel | None:
     """The organisation's own LINE channel as its file configured it, or None (the global channel)."""
-    found = row.line_channel
+    return line_channel_from(row.code, row.line_channel)
+
+
+def line_channel_from(code: str, found: dict[str, Any] | None) -> LineChannel | None:
+    """The LINE channel of organisation `code` from its `line_channel` column's value."""
     if not found:
         return None
-    return LineChannel(row.code, str(found["token_env"]), str(found["secret_env"]), str(found.get("basic_id", "")))
+    return LineChannel(code, str(found["token_env"]), str(found["secret_env"]), str(found.get("basic_id", "")))
 
 
 @dataclass(frozen=True)
