@@ -9,7 +9,9 @@ period; later than that, a "monthly" digest would arrive when the next one is ne
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import gc
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 
@@ -183,7 +185,7 @@ def run_each(engine: Engine, now: datetime, org: str | None = None, *, hour: tim
         missing = {code for _, code in missing_year(session, fiscal_year(local.date()), org)} if wanted else set()
     size = batch or DIGEST_BATCH
     for start in range(0, len(wanted), size):
-        with session_scope(engine) as session:
+        with _collector_paused(), session_scope(engine) as session:
             composed = compose_many(session, wanted[start:start + size], local.year, local.month, local.date(), now,
                                     base_url, missing)
             messages = [message for digest in composed for message in digest.messages]
@@ -191,6 +193,21 @@ def run_each(engine: Engine, now: datetime, org: str | None = None, *, hour: tim
             result.created += created
             result.already_queued += len(messages) - created
     return result
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector off for one batch (about a second), then back as it was: a batch makes
+    hundreds of thousands of small objects that live until it ends, and the collector walked them (and
+    every module's objects) again and again, 15 % of queuing. Nothing is leaked: reference counting
+    still frees as usual, and the few cycles a batch leaves are collected once it is back on."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _unqueued(session: Session, codes: Sequence[str], local: datetime, result: DigestResult) -> list[str]:

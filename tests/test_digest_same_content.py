@@ -1,6 +1,7 @@
 """The national digest got cheaper to queue (issue 9: 7,850 organisations), and no reader may see a
 difference: every digest built and rendered the quick way is compared with the way it was built and
-rendered before (`reference_digest`, `reference_render` below: that code, kept here as the reference),
+rendered before (`reference_digest`, `reference_render` below, and the templates as they were, in
+`fixtures/digest_before/`: that code, kept here as the reference),
 for Makha over two fiscal years of digest days, in Thai and English, with and without the board's link
 and broken evidence, and with actions of every kind (on time, late, early, named periods, after `today`,
 without evidence, twice for one deadline).
@@ -13,6 +14,7 @@ import random
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -138,7 +140,7 @@ class ReferenceFormat:
         return f"อำเภอ{district} จังหวัด{province}" if self.lang == "th" else f"{district}, {province}"
 
 
-_REFERENCE = Environment(loader=FileSystemLoader(messages.TEMPLATES),
+_REFERENCE = Environment(loader=FileSystemLoader(Path(__file__).parent / "fixtures" / "digest_before"),
                          autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
                          undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
 

@@ -7,6 +7,7 @@ Every committed transaction is watched: the organisations whose digests it queue
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -81,3 +82,27 @@ def test_the_service_queues_every_digest_in_batches(sqlite_engine: Engine, tmp_p
         service = Service(sqlite_engine, settings, notifiers, ServiceOptions(), lambda: NOW)
         written = transactions_writing_outbox(sqlite_engine, monkeypatch, service.digests)
     assert len(written) == 2 and all(len(orgs) == 1 for orgs in written), written
+
+
+def test_a_batch_pauses_the_cycle_collector_and_gives_it_back(sqlite_engine: Engine, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The collector is off while a batch is built (15 % of queuing at national scale) and on again
+    after it, also when the batch fails: a service left without it would grow until restarted."""
+    config = organisations(tmp_path / "config", 2)
+    with session_scope(sqlite_engine) as session:
+        assert sync_config.run_once(session, [config], NOW).ok
+    seen: list[bool] = []
+    real_enqueue = digest.enqueue
+
+    def enqueue(session: Any, messages: Sequence[NewMessage], now: datetime | None = None) -> int:
+        seen.append(gc.isenabled())
+        if len(seen) == 2:
+            raise RuntimeError("the second batch fails")
+        return real_enqueue(session, messages, now)
+
+    monkeypatch.setattr(digest, "enqueue", enqueue)
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError, match="second batch"):
+        digest.run_each(sqlite_engine, NOW, batch=1)
+    assert seen == [False, False]
+    assert gc.isenabled()

@@ -191,10 +191,7 @@ def build_digest(
     fy_range = fiscal_year_bounds(fy)
     fy_start, fy_end = fy_range.start, fy_range.end
     in_fy = [s for s in now_items if fy_start <= s.occurrence.due <= fy_end]
-    # Last month's rate judges this year's deadlines among themselves (as `statuses` of them alone would).
-    this_years = attributed if len(in_fy) == len(attributed) else attribute_actions(
-        [s.occurrence for s in in_fy], actions)
-    previous_items = _judged(this_years, previous_end, soon)
+    previous_rate = _rate_on(_among(attributed, fy_start, fy_end, actions), previous_end)
     line = _Liner(org, attributed, today)
     overdue = sorted((s for s in now_items if s.status is Status.OVERDUE),
                      key=lambda s: (-(s.days_overdue or 0), s.occurrence.obligation))
@@ -207,7 +204,7 @@ def build_digest(
         org=org.code, org_name=org.name, district=org.district, province=org.province,
         year=year, month=month, today=today, fiscal_year=fy,
         units=_unit_summaries(org, in_fy, first, last),
-        rate=completion_rate(in_fy), previous_rate=completion_rate(previous_items),
+        rate=completion_rate(in_fy), previous_rate=previous_rate,
         overdue=_grouped([line(s) for s in this_year]),
         carried_over=_grouped([line(s) for s in earlier]),
         completed_last_month=tuple(line(s) for s in sorted(completed, key=lambda s: (s.done_on, s.occurrence))),
@@ -218,6 +215,33 @@ def build_digest(
 def _judged(attributed: dict[Occurrence, list[Action]], day: date, soon: dict[str, int]) -> list[OccurrenceStatus]:
     """Each deadline's status on `day` from its attributed actions (`statuses`, without its ordering)."""
     return [occurrence_status(occ, acts, day, soon.get(occ.obligation, 7)) for occ, acts in attributed.items()]
+
+
+def _among(attributed: dict[Occurrence, list[Action]], start: date, end: date,
+           actions: Sequence[Action]) -> dict[Occurrence, list[Action]]:
+    """The attribution that `attribute_actions` gives among the deadlines due from `start` to `end`
+    alone, from `attributed` (over more deadlines): an action's deadline is chosen among its
+    obligation's deadlines only, so only the obligations that lost some are attributed again."""
+    changed = {occ.obligation for occ in attributed if not start <= occ.due <= end}
+    if not changed:
+        return attributed
+    out = {occ: acts for occ, acts in attributed.items() if occ.obligation not in changed}
+    out.update(attribute_actions([occ for occ in attributed if occ.obligation in changed and start <= occ.due <= end],
+                                 [a for a in actions if a.obligation in changed]))
+    return out
+
+
+def _rate_on(attributed: dict[Occurrence, list[Action]], day: date) -> float | None:
+    """`completion_rate` of the deadlines of `attributed` as judged on `day` (`occurrence_status`:
+    finished once an action is done by `day`; overdue when not, after its due date)."""
+    finished = judged = 0
+    for occ, acts in attributed.items():
+        if any(a.done_on <= day for a in acts):
+            finished += 1
+            judged += 1
+        elif day > occ.due:
+            judged += 1
+    return None if judged == 0 else finished / judged
 
 
 def _grouped(items: Sequence[DigestItem]) -> tuple[DigestItem, ...]:

@@ -86,7 +86,10 @@ class RenderedDigest:
     line_text: str
 
 
-def _environment() -> Environment:
+def _environment(lang: str) -> Environment:
+    """One environment per language: its filters `n` (a number), `day` (a date) and `periods` write in
+    that language. A filter is a direct call in the compiled template, where `f.n(…)` went through
+    Jinja's generic call (a third of the rendering, ~200 calls per digest)."""
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
@@ -96,10 +99,9 @@ def _environment() -> Environment:
         keep_trailing_newline=True,
         auto_reload=False,  # compiled once: asking the file system again for every digest cost ~0.2 ms each
     )
+    f = _FORMATS[lang]
+    env.filters.update(n=f.n, day=f.date, periods=f.periods)
     return env
-
-
-_ENV = _environment()
 
 
 class _Names(dict[str, str]):
@@ -234,7 +236,7 @@ def render_digest(digest: Digest, lang: str = "th", *, board_url: str | None = N
     link): the overdue list, cut after OVERDUE_SHOWN lines, points there. None leaves it out."""
     lang = "en" if lang == "en" else "th"
     context = _context(digest, lang, board_url)
-    text, html, line = _TEMPLATES
+    text, html, line = _TEMPLATES[lang]
     return RenderedDigest(
         subject=subject(digest, lang),
         text=text.render(context),
@@ -243,4 +245,6 @@ def render_digest(digest: Digest, lang: str = "th", *, board_url: str | None = N
     )
 
 
-_TEMPLATES = tuple(_ENV.get_template(name) for name in ("digest.txt.j2", "digest.html.j2", "digest_line.txt.j2"))
+_TEMPLATES = {lang: tuple(_environment(lang).get_template(name)
+                          for name in ("digest.txt.j2", "digest.html.j2", "digest_line.txt.j2"))
+              for lang in ("th", "en")}
