@@ -132,8 +132,11 @@ def occurrences_of(session: Session, org_ids: Sequence[int], years: Sequence[int
     query = (select(OccurrenceRow.org_id, ObligationRow.code, OccurrenceRow.period, _raw(OccurrenceRow.window_start),
                     _raw(OccurrenceRow.due))
              .join(ObligationRow, OccurrenceRow.obligation_id == ObligationRow.id)
-             .where(OccurrenceRow.org_id.in_(list(org_ids)), OccurrenceRow.fiscal_year.in_(list(years)),
-                    OccurrenceRow.active.is_(True), ObligationRow.active.is_(True))
+             # The obligations' own org_id too (the same organisations): without it PostgreSQL scanned every
+             # obligation of the country for each batch (4× slower reads at national scale).
+             .where(OccurrenceRow.org_id.in_(list(org_ids)), ObligationRow.org_id.in_(list(org_ids)),
+                    OccurrenceRow.fiscal_year.in_(list(years)), OccurrenceRow.active.is_(True),
+                    ObligationRow.active.is_(True))
              .order_by(OccurrenceRow.org_id, OccurrenceRow.fiscal_year, OccurrenceRow.id))
     out: dict[int, list[Occurrence]] = defaultdict(list)
     built: dict[tuple[str, str, date | str, date | str], Occurrence] = {}
@@ -155,7 +158,8 @@ def actions_of(session: Session, org_ids: Sequence[int]) -> dict[int, list[Actio
     query = (select(ActionRow.org_id, ObligationRow.code, _raw(ActionRow.done_on), ActionRow.evidence,
                     ActionRow.period, ActionRow.unit_code)
              .join(ObligationRow, ActionRow.obligation_id == ObligationRow.id)
-             .where(ActionRow.org_id.in_(list(org_ids)), ActionRow.withdrawn_at.is_(None))
+             .where(ActionRow.org_id.in_(list(org_ids)), ObligationRow.org_id.in_(list(org_ids)),
+                    ActionRow.withdrawn_at.is_(None))
              .order_by(ActionRow.org_id, ActionRow.done_on, ActionRow.id))
     out: dict[int, list[Action]] = defaultdict(list)
     days = _Days()
