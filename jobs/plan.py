@@ -14,8 +14,16 @@ inside a transaction that is rolled back), `tracker simulate` and the benchmark 
    contacts change); where one stage falls in the range (the usual case) the database joins them with
    the occurrences and inserts the rows itself (`jobs.plan_sql.SetPlanner`). Occurrences
    with several stages in the range (same-day merges, catch-up) are expanded here (`outbox_rows`).
-3. Rows go in with `INSERT … ON CONFLICT (key_digest) DO NOTHING` (after a NOT EXISTS on the key in the set-based
-   path): planning twice, or from two processes at once, creates nothing new.
+3. Rows go in with `INSERT … ON CONFLICT (key_digest) DO NOTHING` after a NOT EXISTS on the key: planning
+   twice, or from two processes at once, creates nothing new.
+
+On PostgreSQL planners take turns (`PLAN_LOCK`, a transaction-scoped advisory lock): a second planner
+waits for the first to commit and then finds its rows. Planning never waits for a dispatcher: rows that
+exist are filtered out before the insert (a unique check on a row that a dispatcher is updating would wait
+for the dispatcher's transaction), and a row leased by a dispatcher is not cancelled or handed over here
+(the dispatcher checks at send time that it is still wanted). Two `tracker remind` processes used to
+deadlock this way: one planning, waiting on the other's lease of a reminder it was inserting again,
+while that one's claim waited on a row the planner had just cancelled.
 
 The planning range runs from the day after the last planned day (`planner_marks`) to today: stages that
 fell while the planner was down are caught up once when at most `grace_days` old, and recorded as
@@ -29,7 +37,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, Text, cast, func, or_, select, true
+from sqlalchemy import Select, Text, cast, func, or_, select, text, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -53,6 +61,7 @@ from tracker.store.models import ObligationRow, OccurrenceRow, OrganisationRow, 
 from tracker.store.outbox import cancel_done, insert_reminders
 from tracker.store.rollover import ensure_fiscal_year
 
+PLAN_LOCK = 0x495441504C414E31  # pg_advisory_xact_lock key: one planner at a time ("ITAPLAN1")
 MAX_CATCH_UP_DAYS = 62  # beyond two months of downtime, reminders are stale: `tracker status` tells the story
 MERGED_LIMIT = 200  # outbox.merged_stages is VARCHAR(200)
 CHUNK = 5000  # rows per INSERT: bounds memory at national scale
@@ -65,6 +74,7 @@ class PlanResult:
     created: int = 0
     skipped: int = 0
     cancelled: int = 0
+    selected: int = 0  # open occurrences due on a day with a stage in the planning range (the one query)
     handed_over: int = 0  # pending reminders re-addressed to a colleague covering a leave
     materialised: int = 0  # occurrences of the current fiscal year created first (the rollover)
 
@@ -230,6 +240,8 @@ def plan(session: Session, now: datetime, org: str | None = None, grace_days: in
     """Plan the reminders due at `now` (aware) for every organisation, or the one named: make sure the
     occurrences of `now`'s fiscal year exist, then write what is due into the outbox."""
     today = now.astimezone(BANGKOK).date()
+    if session.get_bind().dialect.name == "postgresql":  # SQLite: one writer at a time already
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PLAN_LOCK})
     result = PlanResult(materialised=ensure_fiscal_year(session, fiscal_year(today), org))
     org_id = None
     if org is not None:
@@ -250,7 +262,7 @@ def plan(session: Session, now: datetime, org: str | None = None, grace_days: in
     if dues:
         planner = SetPlanner(session, today, org_id)
         single, several = schedules(policy_texts, closures_texts, dues, start, today, now, grace_days)
-        planner.fill(single)
+        result.selected = planner.fill(single, sorted({due for due, _, _ in several}))
         for status in sorted({row[6] for row in single}):  # usually all pending: one statement
             inserted = planner.insert(status, sorted({row[2] for row in single if row[6] == status}), now)
             if status == "pending":

@@ -8,15 +8,18 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, Text, cast, select
 
 from config.loader import LoadResult
 from jobs import plan
+from jobs.plan_context import calendar_from_text, load_contexts, policy_from_text
 from jobs.render_outbox import render_missing
 from tests.fixtures_reminders import AS_OF, bkk, count_outbox, outbox, sync_sample
 from tracker.domain.model import Action
 from tracker.domain.reminders import recipient_hash, reminder_key
+from tracker.domain.thaidate import BANGKOK
 from tracker.store.db import migrate, open_engine, session_scope
+from tracker.store.models import ObligationRow
 from tracker.store.outbox_keys import key_digest
 from tracker.store.repo import record_action
 
@@ -188,3 +191,16 @@ def test_the_named_stages_give_way_oldest_first_to_fit_their_column() -> None:
     assert len(",".join(kept)) <= plan.MERGED_LIMIT
     assert kept[0] == "escalation-executives" and kept[-1] == "overdue-11@2022-11-11"
     assert "overdue-1@2022-11-01" not in kept
+
+
+@pytest.mark.parametrize("at", [AS_OF, bkk(2022, 10, 28, 9, 0)], ids=["one-stage", "merged-stages"])
+def test_selected_is_the_number_of_open_deadlines_the_one_query_returns(engine: Engine, sample: LoadResult,
+                                                                        at: datetime) -> None:
+    sync_sample(engine, sample)
+    today = at.astimezone(BANGKOK).date()
+    with session_scope(engine) as session:
+        ctx = load_contexts(session)
+        policies = session.scalars(select(cast(ObligationRow.policy, Text)).distinct()).all()
+        pairs = [(policy_from_text(p), calendar_from_text(c.closures_text)) for p in policies for c in ctx.values()]
+        expected = len(session.execute(plan.open_occurrences(plan.candidate_dues(pairs, today, today), today)).all())
+    assert run(engine, at, org=None).selected == expected > 0

@@ -9,15 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Text, cast, select
 
 from config.settings import Settings
 from jobs import plan
+from jobs.plan_context import calendar_from_text, load_contexts, policy_from_text
 from tests.fixtures_reminders import count_outbox
 from tracker.cli.common import Context
 from tracker.cli.main import main
 from tracker.store.db import open_engine, session_scope
-from tracker.store.models import DeliveryAttemptRow, OutboxRow
+from tracker.store.models import DeliveryAttemptRow, ObligationRow, OutboxRow
 
 AS_OF = "2022-10-21T09:00:00+07:00"
 KEYS = {"org", "measure", "obligation", "due", "stage", "days_to_due", "recipient", "destination", "subject", "text",
@@ -75,6 +76,22 @@ def test_remind_plans_and_sends_to_the_outbox_folder_once(env: dict[str, str], t
     channels = {(m["recipient"], m["destination"]) for m in listed}
     assert len(list((tmp_path / "outbox").glob("*.json"))) == len(channels) == 3  # one file per person and channel
     assert len(listed) == 13 and all("U0123456789abcdef0123456789abcdef" not in m["destination"] for m in listed)
+
+
+def test_remind_json_says_how_many_open_deadlines_the_planner_selected(env: dict[str, str], tmp_path: Path) -> None:
+    # `planned.selected` went missing from the JSON when planning became set-based: it is the planner's one
+    # query (open occurrences due on a day with a stage in the range), counted here by that query itself.
+    planned = run_json(env, "remind", "--org", "makha", "--as-of", AS_OF)["planned"]
+    today = datetime.fromisoformat(AS_OF).date()
+    engine = open_engine(f"sqlite:///{tmp_path / 'tracker.sqlite3'}")
+    with session_scope(engine) as session:
+        ctx = load_contexts(session)
+        policies = session.scalars(select(cast(ObligationRow.policy, Text)).distinct()).all()
+        pairs = [(policy_from_text(p), calendar_from_text(c.closures_text)) for p in policies for c in ctx.values()]
+        selected = len(session.execute(plan.open_occurrences(plan.candidate_dues(pairs, today, today), today)).all())
+    engine.dispose()
+    assert planned["selected"] == selected > 0
+    assert planned["created"] == 13
 
 
 def test_outbox_retry_needs_a_retryable_message(env: dict[str, str]) -> None:

@@ -115,9 +115,14 @@ def _copy_insert(connection: Connection, batch: list[tuple[Any, ...]], stamps: s
         with cursor.copy(f"COPY outbox_incoming ({columns}) FROM STDIN") as copy:
             for row in batch:
                 copy.write_row(row)
-        digest = key_digest_sql("key", "COALESCE(occurrence_id, 0)", "postgresql")
-        cursor.execute(f"INSERT INTO outbox ({columns}, key_digest, send_after, next_attempt_at, created_at) "
-                       f"SELECT {columns}, {digest}, {stamps} FROM outbox_incoming ON CONFLICT (key_digest) DO NOTHING")
+        digest = key_digest_sql("i.key", "COALESCE(i.occurrence_id, 0)", "postgresql")
+        # NOT EXISTS first: the unique check of ON CONFLICT waits for any transaction updating a row with the
+        # same key (a dispatcher leasing it), where NOT EXISTS reads the row as committed and moves on.
+        cursor.execute(f"INSERT INTO outbox ({columns}, key_digest, send_after, next_attempt_at, created_at)"
+                       f" SELECT {', '.join('i.' + c for c in REMINDER_COLUMNS)}, d.digest, {stamps}"
+                       f" FROM outbox_incoming i CROSS JOIN LATERAL (SELECT {digest} AS digest) d"
+                       " WHERE NOT EXISTS (SELECT 1 FROM outbox x WHERE x.key_digest = d.digest)"
+                       " ON CONFLICT (key_digest) DO NOTHING")
         inserted = max(0, int(cursor.rowcount))
         cursor.execute("TRUNCATE outbox_incoming")
     finally:
@@ -189,22 +194,31 @@ def cancel_done(session: Session, today: date, org_id: int | None = None) -> int
         ob.c.id == occ.c.obligation_id,
         or_(occ.c.done_on.is_(None), occ.c.done_on > today), occ.c.active.is_(True), ob.c.active.is_(True),
     ).offset(0).exists()
-    stmt = (update(OutboxRow)
-            .where(OutboxRow.status == "pending", OutboxRow.kind == "reminder", ~still_open)
+    pending = [OutboxRow.status == "pending", OutboxRow.kind == "reminder", ~still_open]
+    if org_id is not None:
+        pending.append(OutboxRow.org_id == org_id)
+    if session.get_bind().dialect.name == "postgresql":
+        # Rows a dispatcher holds (leasing them now) are left to it: it checks at send time that a row is
+        # still wanted (`outbox_wanted`), and the next planning run cancels what is still pending. Waiting
+        # for them instead made the planner one side of a deadlock with that dispatcher.
+        doomed = (select(OutboxRow.id).where(*pending).with_for_update(skip_locked=True, of=OutboxRow)
+                  .cte("doomed").prefix_with("MATERIALIZED"))
+        pending = [OutboxRow.id.in_(select(doomed.c.id)), OutboxRow.status == "pending"]
+    stmt = (update(OutboxRow).where(*pending)
             .values(status="cancelled", skip_reason=DONE_REASON)
             .execution_options(synchronize_session=False))
-    if org_id is not None:
-        stmt = stmt.where(OutboxRow.org_id == org_id)
     return int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
 
 
 # ---------------------------------------------------------------- hand-overs
 
 def pending_reminders_to(session: Session, org_id: int, recipient: str) -> list[OutboxRow]:
-    """The pending reminders of one organisation addressed to `recipient` (by name)."""
+    """The pending reminders of one organisation addressed to `recipient` (by name), locked, in id order;
+    rows a dispatcher holds are skipped (PostgreSQL): the hand-over never waits for a dispatcher, and the
+    next run moves what is still pending."""
     return list(session.scalars(select(OutboxRow).where(
         OutboxRow.org_id == org_id, OutboxRow.kind == "reminder", OutboxRow.status == "pending",
-        OutboxRow.recipient == recipient)))
+        OutboxRow.recipient == recipient).order_by(OutboxRow.id).with_for_update(skip_locked=True)))
 
 
 def readdress(session: Session, row: OutboxRow, copies: Sequence[tuple[str, str, str]], reason: str,
