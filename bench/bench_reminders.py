@@ -139,8 +139,8 @@ def plan_bench(url: str | None, orgs: int, obligations: int, day: date) -> tuple
     print(f"plan {day} — floor (one SQL query, {floor_rows:,} rows): {floor_s:.2f} s")
     print(f"  recipients of {cached:,} organisations cached (once after a sync): {cache_s:.2f} s ="
           f" {cache_s / floor_s:.1f}× floor")
-    print(f"  cold:  {cold_s:.2f} s = {cold_s / floor_s:.1f}× floor (best of 3); created {cold.created:,}"
-          f" reminders; peak RSS {cold_mem['peak']:.0f} MB"
+    print(f"  cold:  {cold_s:.2f} s = {cold_s / floor_s:.1f}× floor (best of 3); selected {cold.selected:,}"
+          f" open occurrences, created {cold.created:,} reminders; peak RSS {cold_mem['peak']:.0f} MB"
           f" (+{cold_mem['peak'] - cold_mem['before']:.0f} MB while planning)")
     print(f"  again: {again_s:.2f} s = {again_s / floor_s:.1f}× floor (best of 3); created {again.created}"
           f" (must be 0); peak RSS {again_mem['peak']:.0f} MB; load average {load_average()}")
