@@ -161,11 +161,12 @@ class SetPlanner:
             f"{tables} {self.join} plan_schedule s ON s.due = {c['due']} AND s.policy_text = {c['policy']}"
             f" AND s.closures_text = {c['closures']} {self.join} plan_recipients r ON r.org_id = {c['org']}"
             f" AND r.audience = s.audience AND r.unit_code = CASE WHEN s.audience = '{EXECUTIVES}' THEN"
-            f" '{ANY_UNIT}' ELSE {c['unit']} END {where} AND s.status = {self._mark('status')}"
+            f" '{ANY_UNIT}' ELSE {c['unit']} END"
         )
         # The order the planner used to write them in, so that the outbox ids (the dispatch order among
         # messages due at once) do not change: by occurrence, then recipient.
-        return insert_selected_reminders(self.connection, values_sql, from_sql, key, c["occ"],
+        return insert_selected_reminders(self.connection, values_sql, from_sql,
+                                         f"{where} AND s.status = {self._mark('status')}", key, c["occ"],
                                          f"{c['due']}, {c['occ']}, r.seq",
                                          params | {"status": status, "now": _utc(now, self.postgres)})
 

@@ -120,7 +120,7 @@ def _copy_insert(connection: Connection, batch: list[tuple[Any, ...]], stamps: s
         # same key (a dispatcher leasing it), where NOT EXISTS reads the row as committed and moves on.
         cursor.execute(f"INSERT INTO outbox ({columns}, key_digest, send_after, next_attempt_at, created_at)"
                        f" SELECT {', '.join('i.' + c for c in REMINDER_COLUMNS)}, d.digest, {stamps}"
-                       f" FROM outbox_incoming i CROSS JOIN LATERAL (SELECT {digest} AS digest) d"
+                       f" FROM outbox_incoming i CROSS JOIN LATERAL (SELECT {digest} AS digest OFFSET 0) d"
                        " WHERE NOT EXISTS (SELECT 1 FROM outbox x WHERE x.key_digest = d.digest)"
                        " ON CONFLICT (key_digest) DO NOTHING")
         inserted = max(0, int(cursor.rowcount))
@@ -159,25 +159,31 @@ def insert_reminders(session: Session, rows: list[tuple[Any, ...]], now: datetim
     return created["pending"], created["skipped"]
 
 
-def insert_selected_reminders(connection: Connection, values_sql: str, from_sql: str, key_sql: str,
+def insert_selected_reminders(connection: Connection, values_sql: str, from_sql: str, where_sql: str, key_sql: str,
                               occurrence_sql: str, order_sql: str, params: dict[str, Any]) -> int:
     """Insert the reminder rows an SQL query gives whose key is not in the outbox yet, in the order
     `order_sql` gives; returns how many were inserted. The query is `SELECT <key_sql>, <values_sql>
-    <from_sql>`: `values_sql` gives REMINDER_COLUMNS after the key, then send_after, next_attempt_at and
-    created_at; `key_sql` is the natural key, an expression over the tables of `from_sql` (`FROM … WHERE
-    …`), and `occurrence_sql` the occurrence it names; the key's digest and the NOT EXISTS on it are added
-    here.
+    <from_sql> <where_sql>`: `values_sql` gives REMINDER_COLUMNS after the key, then send_after,
+    next_attempt_at and created_at; `key_sql` is the natural key, an expression over the tables of
+    `from_sql` (`FROM …`), and `occurrence_sql` the occurrence it names; the key's digest and the NOT
+    EXISTS on it are added here.
 
     PostgreSQL: NOT EXISTS first, so that planning again reads the key index instead of attempting every
-    insert (a speculative insertion each). SQLite checks the unique index before it writes a row, so
-    there ON CONFLICT alone costs less than computing each digest twice."""
+    insert, and so that a key whose row a dispatcher is updating is not waited for (ON CONFLICT's unique
+    check would wait for the dispatcher's transaction); the digest is computed once per row (a LATERAL
+    subquery kept apart by OFFSET 0: pulled up, its expression would be computed for the NOT EXISTS and
+    again for the row). SQLite checks the unique index before it writes a row, and has one writer at a
+    time, so there ON CONFLICT alone costs less than computing each digest twice."""
     columns = ", ".join(REMINDER_COLUMNS)
     digest = key_digest_sql(key_sql, occurrence_sql, connection.dialect.name)
-    absent = (f" AND NOT EXISTS (SELECT 1 FROM outbox x WHERE x.key_digest = {digest})"
-              if connection.dialect.name == "postgresql" else "")
+    if connection.dialect.name == "postgresql":
+        select_sql = (f"SELECT {key_sql}, {values_sql}, d.digest {from_sql}"
+                      f" CROSS JOIN LATERAL (SELECT {digest} AS digest OFFSET 0) d {where_sql}"
+                      " AND NOT EXISTS (SELECT 1 FROM outbox x WHERE x.key_digest = d.digest)")
+    else:
+        select_sql = f"SELECT {key_sql}, {values_sql}, {digest} {from_sql} {where_sql}"
     sql = (f"INSERT INTO outbox ({columns}, send_after, next_attempt_at, created_at, key_digest)"
-           f" SELECT {key_sql}, {values_sql}, {digest} {from_sql}{absent}"
-           f" ORDER BY {order_sql} ON CONFLICT (key_digest) DO NOTHING")
+           f" {select_sql} ORDER BY {order_sql} ON CONFLICT (key_digest) DO NOTHING")
     return max(0, int(connection.exec_driver_sql(sql, params).rowcount))
 
 
