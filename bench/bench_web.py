@@ -3,15 +3,22 @@
     python -m bench.bench_web                      # 7,850 organisations, SQLite (temporary file)
     python -m bench.bench_web --orgs 500           # smaller, for a quick look
     BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:55432/postgres python -m bench.bench_web
+    python -m bench.bench_web --database national.sqlite3 --against /tmp/main-tree --seconds 40
+
+The last compares this tree with other code in one run (a noisy machine treats both alike): `--against`
+names a source tree (`git archive main | tar -x -C /tmp/main-tree`), each server gets its own copy of the
+SQLite database, and the load alternates between them in `--rounds` (default 4); `--database` copies a
+national database built before instead of building one (~35 s).
 
 Builds the database as `bench_reminders` does (bench/national_db.py), starts `gunicorn` on loopback
 (`--workers`, `--threads`), signs org00001's admin and a national viewer in (the session cookies a
 one-time link leaves), and runs `--clients` threads for `--seconds`, each cycling through four requests:
 the organisation board and an obligation page (the admin's, a different obligation each time), the
-national overview of all organisations (the viewer's) and an action POST (through the JSON API, i.e.
-`store.actions.log_action`, the function every channel uses). Prints p50/p95 per request, the request
-rate and the errors. Targets on a 2-core machine: board p95 < 200 ms, action POST p95 < 300 ms,
-no errors.
+national overview of all organisations (the viewer's), each of the database's fiscal year, and an
+action POST (through the JSON API, i.e. `store.actions.log_action`, the function every channel uses).
+Prints p50/p95 per request, the request rate, the errors, the CPU time gunicorn used per request (from
+/proc: unlike latency, it hardly depends on what else the machine runs) and the load average. Targets
+on a 2-core machine: board p95 < 200 ms, action POST p95 < 300 ms, no errors.
 """
 
 from __future__ import annotations
@@ -30,11 +37,13 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
 from flask import Flask
+from sqlalchemy import make_url
 
 from bench import national_db
 from tracker.store.db import open_engine, session_scope
@@ -103,7 +112,10 @@ def page_urls(base: str) -> dict[str, tuple[str, str]]:
     missing = [endpoint for _, endpoint, _, _ in PAGES if endpoint not in rules]
     if missing:
         raise SystemExit(f"the app has no endpoint {', '.join(missing)}: update PAGES in bench/bench_web.py")
-    return {name: (base + _fill(rules[endpoint], values), who) for name, endpoint, values, who in PAGES}
+    # The database's fiscal year, not today's: a page of a year without stored deadlines (the overview
+    # of an empty year) costs nothing and would measure nothing.
+    return {name: (base + _fill(rules[endpoint], values) + f"?fy={national_db.FY}", who)
+            for name, endpoint, values, who in PAGES}
 
 
 def getter(url: str, who: str) -> Request:
@@ -117,18 +129,23 @@ def _fill(rule: str, values: dict[str, str]) -> str:
     return rule
 
 
-def start_gunicorn(url: str, data_dir: Path, port: int, workers: int, threads: int) -> subprocess.Popen[bytes]:
+def start_gunicorn(url: str, data_dir: Path, port: int, workers: int, threads: int,
+                   code: Path | None = None) -> subprocess.Popen[bytes]:
+    """gunicorn serving the app on `url`; with `code`, the app as found in that source tree (a checkout
+    of another commit, for a before/after comparison in one run) instead of the installed one."""
     viewers = data_dir / "viewers.toml"
     viewers.write_text(VIEWERS_TOML, encoding="utf-8")
     env = dict(os.environ, DATABASE_URL=url, TRACKER_DATA_DIR=str(data_dir), TRACKER_SECRET_KEY=SECRET,
                TRACKER_BASE_URL=f"http://127.0.0.1:{port}", TRACKER_VIEWERS=str(viewers))
+    if code is not None:  # found before the installed (editable) package, whose finder comes last
+        env["PYTHONPATH"] = str(code.resolve())
     gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
     cmd = [gunicorn, "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads),
            "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--backlog", "256",
            # pooled connections stay open between requests (gunicorn closes idle ones after 2 s by default,
            # and a client reusing one at that moment gets a reset, not an answer)
            "--keep-alive", "30", "tracker.web.wsgi:app"]
-    process = subprocess.Popen(cmd, env=env)
+    process = subprocess.Popen(cmd, env=env, cwd=code)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
@@ -220,6 +237,46 @@ def report(results: dict[str, list[tuple[float, bool, int]]], seconds: float,
     return met
 
 
+@dataclass
+class Side:
+    """One server measured: the code it runs (None: this tree), its database, what it answered."""
+
+    name: str
+    code: Path | None
+    url: str
+    folder: Path  # its data folder (and, for a copied SQLite database, the copy)
+    port: int = 0
+    server: subprocess.Popen[bytes] | None = None
+    results: dict[str, list[tuple[float, bool, int]]] = field(default_factory=lambda: defaultdict(list))
+    cpu: float = 0.0
+
+
+def sqlite_file(url: str) -> Path | None:
+    parsed = make_url(url)
+    return Path(parsed.database) if parsed.get_backend_name() == "sqlite" and parsed.database else None
+
+
+def prepare_sides(url: str, against: Path | None) -> list[Side]:
+    """This tree's server, and before it the one running `against`'s code: each on its own copy of the
+    SQLite database, so that both start from the same rows (the posts of one do not reach the other)."""
+    codes: list[tuple[str, Path | None]] = [("this tree", None)]
+    if against is not None:
+        codes.insert(0, (f"against {against}", against))
+    source = sqlite_file(url)
+    if against is not None and source is None:
+        raise SystemExit("--against needs the SQLite database (each server gets its own copy):"
+                         " unset BENCH_DATABASE_URL")
+    sides = []
+    for name, code in codes:
+        folder = Path(tempfile.mkdtemp(prefix="bench-web-data-"))
+        side_url = url
+        if against is not None and source is not None:
+            shutil.copyfile(source, folder / "national.sqlite3")
+            side_url = f"sqlite:///{folder / 'national.sqlite3'}"
+        sides.append(Side(name, code, side_url, folder))
+    return sides
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--orgs", type=int, default=7850)
@@ -228,52 +285,85 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=(os.cpu_count() or 1) * 2 + 1)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--only", nargs="*", help="request names to run (default all), e.g. 'action POST'")
+    parser.add_argument("--database", type=Path,
+                        help="a national SQLite database built before (copied, never changed) instead of building one")
+    parser.add_argument("--against", type=Path, help="a source tree of other code (e.g. `git archive main`"
+                        " unpacked) to serve too, alternating with this tree's in --rounds, on copies of one database")
+    parser.add_argument("--rounds", type=int, default=None, help="alternations with --against (default 4)")
     args = parser.parse_args(argv)
+    rounds = args.rounds or (4 if args.against else 1)
 
     started = time.perf_counter()
-    url, counts = fresh_database(os.environ.get("BENCH_DATABASE_URL"), args.orgs)
-    print(f"database: {counts['organisations']} organisations, {counts['occurrences']} occurrences"
-          f" ({time.perf_counter() - started:.1f} s)")
+    built: Path | None = None
+    if args.database is not None:
+        built = Path(tempfile.mkdtemp(prefix="bench-web-"))
+        shutil.copyfile(args.database, built / "national.sqlite3")
+        url = f"sqlite:///{built / 'national.sqlite3'}"
+        print(f"database: a copy of {args.database} ({time.perf_counter() - started:.1f} s)")
+    else:
+        url, counts = fresh_database(os.environ.get("BENCH_DATABASE_URL"), args.orgs)
+        found = sqlite_file(url)
+        built = found.parent if found is not None else None
+        print(f"database: {counts['organisations']} organisations, {counts['occurrences']} occurrences"
+              f" ({time.perf_counter() - started:.1f} s)")
     org = "org00001"
     token = api_token(url, org)
-    data_dir = Path(tempfile.mkdtemp(prefix="bench-web-data-"))
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = start_gunicorn(url, data_dir, port, args.workers, args.threads)
+    sides = prepare_sides(url, args.against)
     auth = {"Authorization": f"Bearer {token}"}
     cookies = {"admin": session_cookie(SECRET, ADMIN), "viewer": session_cookie(SECRET, VIEWER)}
+
+    def prepare() -> dict[str, requests.Session]:
+        sessions = {who: requests.Session() for who in ("admin", "viewer", "api")}
+        for who, cookie in cookies.items():
+            sessions[who].cookies.set("session", cookie, domain="127.0.0.1")
+        return sessions
+
+    met = True
     try:
-        pages = page_urls(base)
-        requests_by_name: dict[str, Request] = {name: getter(url, who) for name, (url, who) in pages.items()}
-        requests_by_name["action POST"] = lambda s, i: s["api"].post(
-            f"{base}/api/v1/organisations/{org}/actions", headers=auth, timeout=30,
-            json={"obligation": f"X{i % 40}", "date": "2023-03-01", "evidence": f"https://{org}.example.go.th/{i}"})
-        if args.only:
-            requests_by_name = {k: v for k, v in requests_by_name.items() if k in args.only}
-        for name, (url, who) in pages.items():
-            print(f"{name}: {url} (as {who})")
-        before_load = " ".join(f"{v:.2f}" for v in os.getloadavg())
-
-        def prepare() -> dict[str, requests.Session]:
-            sessions = {who: requests.Session() for who in ("admin", "viewer", "api")}
-            for who, cookie in cookies.items():
-                sessions[who].cookies.set("session", cookie, domain="127.0.0.1")
-            return sessions
-
+        for side in sides:
+            side.port = free_port()
+            side.server = start_gunicorn(side.url, side.folder, side.port, args.workers, args.threads, side.code)
         print(f"gunicorn: {args.workers} workers × {args.threads} threads; {args.clients} clients for"
-              f" {args.seconds:.0f} s")
-        cpu_before = server_cpu_seconds(server.pid)
-        results = run_load(requests_by_name, args.clients, args.seconds, prepare)
-        cpu = server_cpu_seconds(server.pid) - cpu_before
-        served = sum(len(r) for r in results.values())
-        print(f"server CPU: {cpu:.1f} s for {served} requests = {1000 * cpu / max(served, 1):.1f} ms a request"
-              f" (load average before: {before_load})")
-        met = report(results, args.seconds, {"org board": 200, "action POST": 300})
+              f" {args.seconds:.0f} s per server" + (f", in {rounds} rounds alternating" if len(sides) > 1 else ""))
+        loads = [" ".join(f"{v:.2f}" for v in os.getloadavg())]
+        for _ in range(rounds):
+            for side in sides:
+                assert side.server is not None
+                base = f"http://127.0.0.1:{side.port}"
+                pages = page_urls(base)
+                requests_by_name: dict[str, Request] = {name: getter(u, who) for name, (u, who) in pages.items()}
+                requests_by_name["action POST"] = lambda s, i, base=base: s["api"].post(  # type: ignore[misc]
+                    f"{base}/api/v1/organisations/{org}/actions", headers=auth, timeout=30,
+                    json={"obligation": f"X{i % 40}", "date": "2023-03-01", "evidence": f"https://{org}.example.go.th/{i}"})
+                if args.only:
+                    requests_by_name = {k: v for k, v in requests_by_name.items() if k in args.only}
+                cpu_before = server_cpu_seconds(side.server.pid)
+                for name, rows in run_load(requests_by_name, args.clients, args.seconds / rounds, prepare).items():
+                    side.results[name].extend(rows)
+                side.cpu += server_cpu_seconds(side.server.pid) - cpu_before
+            loads.append(" ".join(f"{v:.2f}" for v in os.getloadavg()))
+        print(f"load average (1, 5, 15 min) before and after each round: {' | '.join(loads)}")
+        per_request = []
+        for side in sides:
+            served = sum(len(r) for r in side.results.values())
+            per_request.append(1000 * side.cpu / max(served, 1))
+            print(f"\n{side.name}: server CPU {side.cpu:.1f} s for {served} requests"
+                  f" = {per_request[-1]:.1f} ms a request")
+            met = report(side.results, args.seconds, {"org board": 200, "action POST": 300}) and met
+        if len(sides) > 1:
+            print(f"\nserver CPU per request, this tree / against: {per_request[-1] / per_request[0]:.2f}")
+            for name in sides[-1].results:
+                p95s = [percentile(sorted(r[0] * 1000 for r in side.results[name]), 95) for side in sides]
+                print(f"  {name:<20} p95 {p95s[0]:.0f} ms → {p95s[-1]:.0f} ms")
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
-        shutil.rmtree(data_dir, ignore_errors=True)
-    return 0 if met else 1
+        for side in sides:
+            if side.server is not None:
+                side.server.send_signal(signal.SIGTERM)
+                side.server.wait(timeout=30)
+            shutil.rmtree(side.folder, ignore_errors=True)
+        if built is not None:
+            shutil.rmtree(built, ignore_errors=True)
+    return 0 if met or args.against else 1
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from typing import Any, TypeVar, cast
 
 from flask import Blueprint, Response, g, jsonify, request, url_for
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
 from notifiers.registry import mask_destination
@@ -23,9 +24,9 @@ from tracker.domain.model import Action
 from tracker.domain.status import Status
 from tracker.domain.thaidate import BANGKOK, fiscal_year, parse_date
 from tracker.store.actions import InvalidAction, log_action
-from tracker.store.models import OrganisationRow, UnitRow
+from tracker.store.models import ActionRow, ObligationRow, OrganisationRow, UnitRow
 from tracker.store.outbox_admin import org_messages
-from tracker.store.repo import StoredAction, list_actions, org_row
+from tracker.store.repo import StoredAction, list_actions, org_row, stored_action
 from tracker.store.secrets_store import authenticate_api_token
 from tracker.store.status_query import org_statuses, status_rows
 from tracker.web import appctx, orgcache
@@ -160,6 +161,14 @@ def _action_from(body: dict[str, Any]) -> tuple[Action | None, list[Problem]]:
                   body.get("by") or "", None, body.get("period"), body.get("unit")), []
 
 
+def _stored(session: Session, action_id: int) -> StoredAction:
+    """Action `action_id` as the list shows it (read alone: the obligation may have hundreds)."""
+    row, code = session.execute(select(ActionRow, ObligationRow.code)
+                                .join(ObligationRow, ActionRow.obligation_id == ObligationRow.id)
+                                .where(ActionRow.id == action_id)).one()
+    return stored_action(row, code)
+
+
 @bp.post("/organisations/<org>/actions")
 @token_required
 def create_action(org: str) -> Response | tuple[Response, int, dict[str, str]]:
@@ -178,7 +187,7 @@ def create_action(org: str) -> Response | tuple[Response, int, dict[str, str]]:
     except InvalidAction as exc:
         return problem(422, "the action was not recorded", exc.problems)
     with appctx.session() as session:  # read after the commit: the write (and SQLite's lock) ends sooner
-        [stored] = [s for s in list_actions(session, org, action.obligation) if s.id == action_id]
+        stored = _stored(session, action_id)
     location = url_for("api.actions", org=org, obligation=action.obligation)
     return jsonify(action_json(stored)), 201, {"Location": location}
 

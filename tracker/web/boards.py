@@ -1,7 +1,8 @@
 """Boards: the organisation's status board (filters: unit, status, fiscal year, round), a unit's page,
 an obligation's page, and the province/national overview.
 
-Every number comes from `store.status_query` (what `tracker status` prints) or, for the overview, from
+Every number comes from `organisation_statuses` (what `tracker status` prints; the actions read as plain
+rows by `web.statuses`) or, for the overview, from
 the occurrences' stored `done_on` (the same attribution, materialised by `refresh_done`), judged on the
 same day. Every page checks the signed-in person's scope: a unit's people see their unit's deadlines only.
 """
@@ -18,12 +19,11 @@ from tracker.domain.errors import NotFoundError
 from tracker.domain.model import Obligation, Organisation
 from tracker.domain.status import OccurrenceStatus, Status
 from tracker.domain.thaidate import fiscal_year
-from tracker.store import status_query
 from tracker.store.evidence import broken_links
 from tracker.store.models import ActionRow, ObligationRow
 from tracker.store.repo import org_row
 from tracker.store.web_models import EvidenceFileRow
-from tracker.web import appctx, deadline, orgcache, overview
+from tracker.web import appctx, board_rows, deadline, orgcache, overview, statuses
 from tracker.web.access import person, require_person
 from tracker.web.action_form import ActionForm, submit
 from tracker.web.i18n import day, digits, status_label, t
@@ -74,21 +74,30 @@ def _in_round(item: OccurrenceStatus, rnd: str | None) -> bool:
     return first_half if rnd == "6m" else not first_half
 
 
-def _scope(who: Person, org_code: str) -> tuple[Organisation, set[str]]:
-    """The organisation and the units `who` may read in it (404 unknown, 403 not theirs)."""
+def _loaded(who: Person, org_code: str) -> tuple[orgcache.Loaded, set[str]]:
+    """The organisation (with its row's id and cache key) and the units `who` may read in it (404
+    unknown, 403 not theirs)."""
     with appctx.session() as session:
         try:
-            org = orgcache.organisation(session, org_code)
+            found = orgcache.loaded(session, org_code)
         except NotFoundError:
             abort(404)
+    org = found.org
     if not who.reads_org(org_code, org.province):
         abort(403)
-    return org, {u.code for u in org.units if who.reads_unit(org_code, org.province, u.code)}
+    return found, {u.code for u in org.units if who.reads_unit(org_code, org.province, u.code)}
+
+
+def _scope(who: Person, org_code: str) -> tuple[Organisation, set[str]]:
+    """The organisation and the units `who` may read in it (404 unknown, 403 not theirs)."""
+    found, readable = _loaded(who, org_code)
+    return found.org, readable
 
 
 def _board(org_code: str, unit: str | None) -> str:
     who = require_person()
-    org, readable = _scope(who, org_code)
+    found, readable = _loaded(who, org_code)
+    org = found.org
     if unit is not None and unit not in readable:
         abort(403 if unit in {u.code for u in org.units} else 404)
     today = appctx.today()
@@ -98,7 +107,7 @@ def _board(org_code: str, unit: str | None) -> str:
     if f.unit is not None and f.unit not in readable:
         abort(403)
     with appctx.session() as session:
-        items = status_query.statuses_of(session, org, today, f.fy)
+        items = statuses.statuses_of(session, found, today, f.fy)
     obligations = {ob.code: ob for ob in org.obligations()}
     mine = [i for i in items if obligations[i.occurrence.obligation].unit in readable]
     counts: dict[str, int] = {}
@@ -107,12 +116,9 @@ def _board(org_code: str, unit: str | None) -> str:
     shown = [i for i in mine if (f.unit is None or obligations[i.occurrence.obligation].unit == f.unit)
              and (f.status is None or i.status.value == f.status) and _in_round(i, f.round)]
     units = {u.code: u.name for u in org.units}
-    # Links built once per obligation and unit, not once per row (url_for is most of a long board's rendering).
-    ob_urls = {code: url_for("boards.obligation_page", org=org.code, code=code, fy=f.fy) for code in obligations}
-    unit_urls = {ob.unit: url_for("boards.unit_page", org=org.code, unit=ob.unit) for ob in obligations.values()}
-    return render_template("boards/org.html", org=org, items=shown, counts=counts, f=f, units=units,
-                           ob_urls=ob_urls, unit_urls=unit_urls,
-                           readable=readable, obligations=obligations, today=today, statuses=list(Status),
+    rows = board_rows.rows(org, found.key, f.fy, shown, obligations, units)
+    return render_template("boards/org.html", org=org, rows=rows, counts=counts, f=f, units=units,
+                           readable=readable, today=today, statuses=list(Status),
                            years=range(org.fiscal_year, max(fiscal_year(today), org.fiscal_year) + 1),
                            unit_page=unit)
 
@@ -148,7 +154,8 @@ def obligation_page(org: str, code: str) -> Response | tuple[str, int]:
     for whoever may write the unit's actions (its officers and head, the admins) the action form: the
     same form and function as the action link's page (and `tracker log`). Anyone else's POST gets 403."""
     who = require_person()
-    organisation, readable = _scope(who, org)
+    found, readable = _loaded(who, org)
+    organisation = found.org
     try:
         ob = organisation.obligation(code)
     except KeyError:
@@ -162,14 +169,13 @@ def obligation_page(org: str, code: str) -> Response | tuple[str, int]:
     f = _filters(organisation, today)
     form = ActionForm()
     if request.method == "POST":
-        recorded = _record(form, who, organisation, ob, today, f.fy)
+        recorded = _record(form, who, found, ob, today, f.fy)
         if recorded is not None:
             return recorded
     with appctx.session() as session:
-        items = [i for i in status_query.statuses_of(session, organisation, today, f.fy)
-                 if i.occurrence.obligation == code]
+        items = statuses.statuses_of(session, found, today, f.fy, code)
         ids = overview.occurrence_ids(session, org, code, f.fy)
-        broken = broken_links(session, org_row(session, org).id, code)
+        broken = broken_links(session, found.id, code)
     if request.method == "GET":
         # The first deadline not yet done, else the latest: what an officer most likely logs.
         todo = [i for i in items if i.status not in (Status.DONE, Status.LATE)] or items[-1:]
@@ -186,15 +192,16 @@ def obligation_page(org: str, code: str) -> Response | tuple[str, int]:
                            unit_name=next((u.name for u in organisation.units if u.code == ob.unit), ob.unit)), status
 
 
-def _record(form: ActionForm, who: Person, org: Organisation, ob: Obligation, today: date, fy: int) -> Response | None:
+def _record(form: ActionForm, who: Person, found: orgcache.Loaded, ob: Obligation, today: date,
+            fy: int) -> Response | None:
     """Record the posted action (a redirect to the page with the confirmation), or None with the form's
     errors filled (nothing written)."""
     if not form.validate_on_submit():  # checks the CSRF token
         form.errors_by_field = {}
         return None
     with appctx.session() as session:
-        periods = {i.occurrence.period for i in status_query.statuses_of(session, org, today, fy)
-                   if i.occurrence.obligation == ob.code}
+        org = found.org
+        periods = {i.occurrence.period for i in statuses.statuses_of(session, found, today, fy, ob.code)}
         if form.period.data not in periods:
             form.errors_by_field = {"period": [t("โปรดเลือกรอบจากรายการ", "Choose a period from the list")]}
             return None

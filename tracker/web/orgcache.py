@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
@@ -26,33 +27,50 @@ MAX_ORGANISATIONS = 512  # per process: a worker serves a few offices at a time,
 Key = tuple[str, int, str, datetime]
 
 
+@dataclass(frozen=True)
+class Loaded:
+    """An organisation, its row's id, and the key it is cached under (None: never synced, not cached).
+    The key names this version of its configuration: whatever a page derives from the configuration
+    alone may be cached under it too."""
+
+    org: Organisation
+    id: int
+    key: Key | None
+
+
 class OrgCache:
     def __init__(self, size: int = MAX_ORGANISATIONS) -> None:
         self.size = size
         self._found: OrderedDict[Key, Organisation] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, session: Session, code: str) -> Organisation:
+    def get(self, session: Session, code: str) -> Loaded:
         """Organisation `code` as last synced (raises NotFoundError, as `load_organisation` does)."""
         row = session.execute(select(OrganisationRow.id, OrganisationRow.config_hash, OrganisationRow.updated_at)
                               .where(OrganisationRow.code == code)).first()
         if row is None or not row.config_hash:
-            return load_organisation(session, code)
+            org = load_organisation(session, code)  # raises NotFoundError when there is no row
+            assert row is not None
+            return Loaded(org, row.id, None)
         key: Key = (code, row.id, row.config_hash, row.updated_at)
         with self._lock:
             found = self._found.get(key)
             if found is not None:
                 self._found.move_to_end(key)
-                return found
+                return Loaded(found, row.id, key)
         found = load_organisation(session, code)
         with self._lock:
             self._found[key] = found
             while len(self._found) > self.size:
                 self._found.popitem(last=False)
-        return found
+        return Loaded(found, row.id, key)
 
 
-def organisation(session: Session, code: str) -> Organisation:
+def loaded(session: Session, code: str) -> Loaded:
     """Organisation `code` through the app's cache (one per app: tests build many apps on many databases)."""
     cache: OrgCache = current_app.extensions.setdefault("tracker_orgs", OrgCache())
     return cache.get(session, code)
+
+
+def organisation(session: Session, code: str) -> Organisation:
+    return loaded(session, code).org
