@@ -130,9 +130,10 @@ def _fill(rule: str, values: dict[str, str]) -> str:
 
 
 def start_gunicorn(url: str, data_dir: Path, port: int, workers: int, threads: int,
-                   code: Path | None = None) -> subprocess.Popen[bytes]:
+                   code: Path | None = None, config: Path | None = None) -> subprocess.Popen[bytes]:
     """gunicorn serving the app on `url`; with `code`, the app as found in that source tree (a checkout
-    of another commit, for a before/after comparison in one run) instead of the installed one."""
+    of another commit, for a before/after comparison in one run) instead of the installed one; with
+    `config`, gunicorn's settings file (server hooks: e.g. a profiler started in `pre_request`)."""
     viewers = data_dir / "viewers.toml"
     viewers.write_text(VIEWERS_TOML, encoding="utf-8")
     env = dict(os.environ, DATABASE_URL=url, TRACKER_DATA_DIR=str(data_dir), TRACKER_SECRET_KEY=SECRET,
@@ -144,7 +145,7 @@ def start_gunicorn(url: str, data_dir: Path, port: int, workers: int, threads: i
            "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--backlog", "256",
            # pooled connections stay open between requests (gunicorn closes idle ones after 2 s by default,
            # and a client reusing one at that moment gets a reset, not an answer)
-           "--keep-alive", "30", "tracker.web.wsgi:app"]
+           "--keep-alive", "30", *(["--config", str(config)] if config else []), "tracker.web.wsgi:app"]
     process = subprocess.Popen(cmd, env=env, cwd=code)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -249,6 +250,7 @@ class Side:
     server: subprocess.Popen[bytes] | None = None
     results: dict[str, list[tuple[float, bool, int]]] = field(default_factory=lambda: defaultdict(list))
     cpu: float = 0.0
+    client_cpu: float = 0.0  # this process's, sending the requests: it shares the machine's two cores
 
 
 def sqlite_file(url: str) -> Path | None:
@@ -282,7 +284,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--orgs", type=int, default=7850)
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--workers", type=int, default=(os.cpu_count() or 1) * 2 + 1)
+    # As the Procfile deploys it: two processes on two cores (each keeps its own caches of organisations,
+    # statuses and board rows, so fewer processes hit them more), four threads each to overlap I/O.
+    parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--only", nargs="*", help="request names to run (default all), e.g. 'action POST'")
     parser.add_argument("--database", type=Path,
@@ -290,6 +294,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--against", type=Path, help="a source tree of other code (e.g. `git archive main`"
                         " unpacked) to serve too, alternating with this tree's in --rounds, on copies of one database")
     parser.add_argument("--rounds", type=int, default=None, help="alternations with --against (default 4)")
+    parser.add_argument("--gunicorn-config", type=Path,
+                        help="a gunicorn settings file for every server (e.g. hooks that profile each request)")
     args = parser.parse_args(argv)
     rounds = args.rounds or (4 if args.against else 1)
 
@@ -322,33 +328,44 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for side in sides:
             side.port = free_port()
-            side.server = start_gunicorn(side.url, side.folder, side.port, args.workers, args.threads, side.code)
+            side.server = start_gunicorn(side.url, side.folder, side.port, args.workers, args.threads, side.code,
+                                         args.gunicorn_config)
         print(f"gunicorn: {args.workers} workers × {args.threads} threads; {args.clients} clients for"
               f" {args.seconds:.0f} s per server" + (f", in {rounds} rounds alternating" if len(sides) > 1 else ""))
+        load_of: dict[str, dict[str, Request]] = {}
+        for side in sides:
+            base = f"http://127.0.0.1:{side.port}"
+            pages = page_urls(base)
+            requests_by_name: dict[str, Request] = {name: getter(u, who) for name, (u, who) in pages.items()}
+            requests_by_name["action POST"] = lambda s, i, base=base: s["api"].post(  # type: ignore[misc]
+                f"{base}/api/v1/organisations/{org}/actions", headers=auth, timeout=30,
+                json={"obligation": f"X{i % 40}", "date": "2023-03-01", "evidence": f"https://{org}.example.go.th/{i}"})
+            if args.only:
+                requests_by_name = {k: v for k, v in requests_by_name.items() if k in args.only}
+            load_of[side.name] = requests_by_name
+            # Warm-up, not measured: every worker reads each page once (templates compiled, the organisation
+            # and the national overview cached), as a server that has been up a minute has.
+            run_load({k: v for k, v in requests_by_name.items() if k != "action POST"}, args.workers * args.threads,
+                     3.0, prepare)
         loads = [" ".join(f"{v:.2f}" for v in os.getloadavg())]
         for _ in range(rounds):
             for side in sides:
                 assert side.server is not None
-                base = f"http://127.0.0.1:{side.port}"
-                pages = page_urls(base)
-                requests_by_name: dict[str, Request] = {name: getter(u, who) for name, (u, who) in pages.items()}
-                requests_by_name["action POST"] = lambda s, i, base=base: s["api"].post(  # type: ignore[misc]
-                    f"{base}/api/v1/organisations/{org}/actions", headers=auth, timeout=30,
-                    json={"obligation": f"X{i % 40}", "date": "2023-03-01", "evidence": f"https://{org}.example.go.th/{i}"})
-                if args.only:
-                    requests_by_name = {k: v for k, v in requests_by_name.items() if k in args.only}
-                cpu_before = server_cpu_seconds(side.server.pid)
+                requests_by_name = load_of[side.name]
+                cpu_before, client_before = server_cpu_seconds(side.server.pid), time.process_time()
                 for name, rows in run_load(requests_by_name, args.clients, args.seconds / rounds, prepare).items():
                     side.results[name].extend(rows)
                 side.cpu += server_cpu_seconds(side.server.pid) - cpu_before
+                side.client_cpu += time.process_time() - client_before
             loads.append(" ".join(f"{v:.2f}" for v in os.getloadavg()))
         print(f"load average (1, 5, 15 min) before and after each round: {' | '.join(loads)}")
         per_request = []
         for side in sides:
             served = sum(len(r) for r in side.results.values())
             per_request.append(1000 * side.cpu / max(served, 1))
+            client = 1000 * side.client_cpu / max(served, 1)
             print(f"\n{side.name}: server CPU {side.cpu:.1f} s for {served} requests"
-                  f" = {per_request[-1]:.1f} ms a request")
+                  f" = {per_request[-1]:.1f} ms a request (the clients' {client:.1f} ms)")
             met = report(side.results, args.seconds, {"org board": 200, "action POST": 300}) and met
         if len(sides) > 1:
             print(f"\nserver CPU per request, this tree / against: {per_request[-1] / per_request[0]:.2f}")
