@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime
@@ -21,7 +22,7 @@ from tests.test_web_browser import CHROMIUM, NO_BROWSER, browser, cli, free_port
 from tests.web_support import MAYOR, make_app, settings_for, sign_in, sync_both
 from tracker.cli.common import Context
 from tracker.cli.main import main
-from tracker.domain.thaidate import BANGKOK
+from tracker.domain.thaidate import BANGKOK, to_arabic_digits
 from tracker.web import create_app
 from tracker.web.serve import Background, server
 
@@ -107,3 +108,13 @@ def test_the_board_read_back_from_chromium_says_what_officials_write(later_site:
     assert "ยังไม่ครบกำหนด" in page.locator('#board tr[data-obligation="O10-4"]').inner_text()
     assert page.inner_text("#board thead").split()[0] == "รายการ"
     page.screenshot(path=str(shots(tmp_path) / "board-wording.png"))
+
+
+def test_the_summary_badges_count_what_the_rows_say(client: FlaskClient) -> None:
+    # The badges counted by status code, so "ใกล้ครบกำหนด ๔" included rows that read "ครบกำหนดวันนี้".
+    page = client.get("/o/makha").text
+    summary = page.split('id="summary"')[1].split("</div>")[0]
+    badges = {text: int(to_arabic_digits(n)) for text, n in
+              re.findall(r'<span class="badge[^"]*"[^>]*>([^<]*?) ([๐-๙]+)</span>', summary)}
+    rows = Counter(badge for _, badge in cells(page).values())
+    assert rows["ครบกำหนดวันนี้"] >= 1 and badges == dict(rows)

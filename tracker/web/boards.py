@@ -17,7 +17,7 @@ from werkzeug.wrappers import Response
 
 from tracker.domain.errors import NotFoundError
 from tracker.domain.model import Obligation, Organisation
-from tracker.domain.status import OccurrenceStatus, Status
+from tracker.domain.status import OccurrenceStatus, Status, is_due_today
 from tracker.domain.thaidate import fiscal_year
 from tracker.store.evidence import broken_links
 from tracker.store.models import ActionRow, ObligationRow
@@ -94,6 +94,9 @@ def _scope(who: Person, org_code: str) -> tuple[Organisation, set[str]]:
     return found.org, readable
 
 
+DUE_TODAY = "due_today"  # the summary's own badge for the rows that read "ครบกำหนดวันนี้"
+
+
 def _board(org_code: str, unit: str | None) -> str:
     who = require_person()
     found, readable = _loaded(who, org_code)
@@ -111,8 +114,9 @@ def _board(org_code: str, unit: str | None) -> str:
     obligations = {ob.code: ob for ob in org.obligations()}
     mine = [i for i in items if obligations[i.occurrence.obligation].unit in readable]
     counts: dict[str, int] = {}
-    for item in mine:
-        counts[item.status.value] = counts.get(item.status.value, 0) + 1
+    for item in mine:  # counted as the rows read: "ครบกำหนดวันนี้" apart from the other soon-due items
+        key = DUE_TODAY if is_due_today(item) else item.status.value
+        counts[key] = counts.get(key, 0) + 1
     shown = [i for i in mine if (f.unit is None or obligations[i.occurrence.obligation].unit == f.unit)
              and (f.status is None or i.status.value == f.status) and _in_round(i, f.round)]
     units = {u.code: u.name for u in org.units}
