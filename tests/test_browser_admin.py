@@ -5,18 +5,17 @@ one, previews it and applies it."""
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from sqlalchemy import Engine
-from werkzeug.serving import make_server
 
 from tests.conftest import SAMPLE
 from tests.web_support import MAKHA_ADMIN
 from tests.webapp import make_app
+from tracker.web.serve import Background, server, url_of
 
 CHROMIUM = os.environ.get("TRACKER_CHROMIUM", "/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -30,12 +29,9 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.g
 @pytest.fixture
 def served(sqlite_engine: Engine, tmp_path: Path) -> Iterator[tuple[str, Flask]]:
     app = make_app(sqlite_engine, tmp_path)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", app
-    server.shutdown()
-    thread.join()
+    web = Background(server(app, "127.0.0.1", 0)).start()
+    yield url_of(web.server), app
+    web.stop()
 
 
 def session_cookie(app: Flask, destination: str) -> str:

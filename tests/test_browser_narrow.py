@@ -6,7 +6,6 @@ item column headed 'รายการ' as officials call an item of a measure (
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,6 @@ from typing import Any
 import pytest
 from flask import Flask
 from sqlalchemy import Engine, update
-from werkzeug.serving import make_server
 
 from jobs import plan
 from tests.fixtures_reminders import outbox
@@ -23,6 +21,7 @@ from tests.web_support import MAKHA_ADMIN
 from tests.webapp import NOW, make_app
 from tracker.store.db import session_scope
 from tracker.store.models import DeliveryAttemptRow, OutboxRow
+from tracker.web.serve import Background, server, url_of
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get("CI"),
                                 reason="Chromium is not installed (apt-get install chromium fonts-thai-tlwg)")
@@ -99,12 +98,9 @@ def served(sqlite_engine: Engine, tmp_path: Path) -> Iterator[tuple[str, Flask]]
                                        error="LINE push: HTTP 401: Authentication failed", duration_ms=5))
         session.execute(update(OutboxRow).where(OutboxRow.id == messages[0].id)
                         .values(status="dead", attempts=8, last_error="550 5.1.1 ไม่พบผู้รับปลายทาง (no such user)"))
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", app
-    server.shutdown()
-    thread.join()
+    web = Background(server(app, "127.0.0.1", 0)).start()
+    yield url_of(web.server), app
+    web.stop()
 
 
 def test_admin_pages_and_the_board_fit_a_phone(served: tuple[str, Flask]) -> None:
