@@ -92,7 +92,7 @@ def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
         for error in check.errors:
             ctx.print(error)
         with session_scope(engine) as session:
-            for warning in channel_secret_warnings(every_own_channel(session), ctx.settings.env):
+            for warning in channel_secret_warnings(every_own_channel(session).values(), ctx.settings.env):
                 ctx.print(warning)
         if not args.quiet_board:
             _print_boards(ctx, service.clock())

@@ -20,7 +20,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tracker.store.models import DeliveryAttemptRow, OrganisationRow, OutboxRow
+from tracker.store.line_quota import every_own_channel
+from tracker.store.models import DeliveryAttemptRow, OutboxRow
 
 CHANNEL_REFUSED = "channel"  # DeliveryAttemptRow.outcome of a channel-wide failure
 WINDOW = 20_000  # the most recent attempts read: a paused channel is probed every 10 minutes
@@ -39,9 +40,7 @@ class ChannelState:
 
 def channel_states(session: Session, org_id: int | None = None) -> list[ChannelState]:
     """Each channel seen in the recent attempts; with `org_id`, those that organisation's messages go by."""
-    own = {id_: code for id_, code, line in session.execute(
-        select(OrganisationRow.id, OrganisationRow.code, OrganisationRow.line_channel)
-        .where(OrganisationRow.line_channel.is_not(None))) if line}  # JSON null is not SQL NULL everywhere
+    own = {org: channel.channel for org, channel in every_own_channel(session).items()}
     recent = (select(DeliveryAttemptRow.at, DeliveryAttemptRow.outcome, DeliveryAttemptRow.error,
                      OutboxRow.destination, OutboxRow.org_id)
               .join(OutboxRow, OutboxRow.id == DeliveryAttemptRow.outbox_id)

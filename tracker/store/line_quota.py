@@ -43,10 +43,10 @@ def own_channels(session: Session, org_ids: Iterable[int]) -> dict[int, LineChan
     return {row.id: line_channel_of(row) for row in rows}
 
 
-def every_own_channel(session: Session) -> list[LineChannel]:
-    """The own LINE accounts of every organisation that has one."""
+def every_own_channel(session: Session) -> dict[int, LineChannel]:
+    """Organisation id → its own LINE account, for every organisation that has one."""
     rows = session.scalars(select(OrganisationRow).where(OrganisationRow.line_channel.is_not(None)))
-    return [channel for row in rows if (channel := line_channel_of(row)) is not None]
+    return {row.id: channel for row in rows if (channel := line_channel_of(row)) is not None}
 
 
 def own_channel(session: Session, code: str) -> LineChannel | None:
