@@ -32,7 +32,7 @@ from config.settings import Settings
 from jobs.bundle import Bundle
 from jobs.outcomes import Outcome
 from notifiers.base import DeliveryError
-from notifiers.line import quota_spent
+from notifiers.line import parse_line_destination, quota_spent
 from notifiers.registry import mask_destination
 from tracker.domain.errors import SettingsError
 from tracker.domain.model import LineChannel
@@ -119,7 +119,10 @@ class QuotaGate:
     def _cost(self, line: LineChannel, destination: str) -> int:
         """What a push to `destination` costs: 1 for a user, the members of a group or room (1 when LINE
         cannot say: the push itself will then tell, with LINE's 429, if the month is spent)."""
-        chat = destination.removeprefix("line://").removeprefix("line:")
+        try:
+            chat = parse_line_destination(destination)
+        except DeliveryError:  # malformed: the send refuses it, for good, and LINE counts nothing
+            return 1
         if self.members is None or chat[:1] not in ("C", "R"):
             return 1
         key = (line.channel, chat)
