@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from tracker.domain.model import LineChannel
 from tracker.store.line_models import LineQuotaRow
 from tracker.store.models import OrganisationRow, OutboxRow
-from tracker.store.repo import line_channel_of
+from tracker.store.repo import line_channel_from, line_channel_of
 
 
 @dataclass(frozen=True)
@@ -45,8 +45,9 @@ def own_channels(session: Session, org_ids: Iterable[int]) -> dict[int, LineChan
 
 def every_own_channel(session: Session) -> dict[int, LineChannel]:
     """Organisation id → its own LINE account, for every organisation that has one."""
-    rows = session.scalars(select(OrganisationRow).where(OrganisationRow.line_channel.is_not(None)))
-    return {row.id: channel for row in rows if (channel := line_channel_of(row)) is not None}
+    rows = session.execute(select(OrganisationRow.id, OrganisationRow.code, OrganisationRow.line_channel)
+                           .where(OrganisationRow.line_channel.is_not(None)))  # tuples: a JSON null is not NULL
+    return {org: channel for org, code, line in rows if (channel := line_channel_from(code, line)) is not None}
 
 
 def own_channel(session: Session, code: str) -> LineChannel | None:
