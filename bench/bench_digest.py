@@ -2,10 +2,12 @@
 
     python -m bench.bench_digest                  # 7,850 organisations × 40 obligations, SQLite (temp file)
     python -m bench.bench_digest --orgs 500       # smaller
+    python -m bench.bench_digest --workers 1      # in one process only (default: one worker per core, at most 4)
     BENCH_DATABASE_URL=postgresql+psycopg://… python -m bench.bench_digest   # PostgreSQL (emptied first)
 
 Prints, in one run: the time to queue every organisation's digest on a digest day (the service's
-`jobs.digest.run_each`, one transaction per batch), and the time of the next 15-minute sweep of the same
+`jobs.digest.run_each`, one transaction per batch, in worker processes as the service runs it), the same
+in one process (the digests forgotten in between), and the time of the next 15-minute sweep of the same
 day, which finds every digest queued already and must queue nothing. The database is the reminder
 bench's (`bench.national_db`), with an action logged for every occurrence done, so that the digests
 count finished work as the service would.
@@ -20,14 +22,15 @@ import time
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, delete, select
 
 from bench.national_db import build, empty_database
 from jobs import digest
+from jobs.batch_workers import default_workers
 from tracker.domain.thaidate import BANGKOK, fiscal_year
 from tracker.store.db import session_scope
 from tracker.store.evidence import broken_links_of
-from tracker.store.models import OrganisationRow
+from tracker.store.models import OrganisationRow, OutboxRow
 from tracker.store.org_bulk import actions_of, load_organisations, occurrences_of
 
 
@@ -52,12 +55,21 @@ def read_floor(engine: Engine, day: date) -> float:
     return time.perf_counter() - started
 
 
+def queue_all(engine: Engine, now: datetime, workers: int) -> tuple[float, float, digest.DigestResult]:
+    """(seconds, this process's CPU seconds, result) of queuing every digest due at `now`."""
+    started, cpu = time.perf_counter(), time.process_time()
+    result = digest.run_each(engine, now, workers=workers)
+    return time.perf_counter() - started, time.process_time() - cpu, result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--orgs", type=int, default=7850)
     parser.add_argument("--obligations", type=int, default=40)
     parser.add_argument("--day", type=date.fromisoformat, default=date(2023, 3, 1),
                         help="a digest day (default Wednesday 1 March 2023, the first working day of the month)")
+    parser.add_argument("--workers", type=int, default=default_workers(),
+                        help="processes composing the digests, as TRACKER_DIGEST_WORKERS (default: one per core)")
     args = parser.parse_args(argv)
     url = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
 
@@ -70,19 +82,27 @@ def main(argv: list[str] | None = None) -> int:
 
     now = datetime.combine(args.day, dtime(9, 0), tzinfo=BANGKOK)
     read_s = read_floor(engine, args.day)
-    started, cpu = time.perf_counter(), time.process_time()
-    first = digest.run_each(engine, now)
-    queue_s, queue_cpu = time.perf_counter() - started, time.process_time() - cpu
-    started = time.perf_counter()
-    again = digest.run_each(engine, now + timedelta(minutes=15))
-    again_s = time.perf_counter() - started
-    print(f"digest {args.day}: queue every digest {queue_s:.2f} s ({first.created:,} queued for"
-          f" {len(first.orgs):,} organisations, {queue_s / max(1, len(first.orgs)) * 1000:.2f} ms each;"
-          f" this process's CPU {queue_cpu:.2f} s)")
-    print(f"  reading what the digests need, by the batch, alone: {read_s:.2f} s; queuing is {queue_s / read_s:.1f}×"
-          " that (building, rendering and inserting are the rest)")
-    print(f"  sweep 15 min later, nothing left to queue: {again_s:.2f} s (queued {again.created}, must be 0;"
-          f" {again.already_queued:,} already queued); load average {load_average()}")
+    queue_s, queue_cpu, first = queue_all(engine, now, args.workers)
+    print(f"digest {args.day}: queue every digest {queue_s:.2f} s in {first.workers} process(es)"
+          f" ({first.created:,} queued for {len(first.orgs):,} organisations,"
+          f" {queue_s / max(1, len(first.orgs)) * 1000:.2f} ms each; this process's CPU {queue_cpu:.2f} s)")
+    if first.workers > 1:
+        with session_scope(engine) as session:
+            session.execute(delete(OutboxRow).where(OutboxRow.kind == "digest"))
+        alone_s, alone_cpu, alone = queue_all(engine, now, 1)
+        print(f"  the same in one process: {alone_s:.2f} s (CPU {alone_cpu:.2f} s, {alone.created:,} queued);"
+              f" the workers take {queue_s / alone_s:.2f}× that")
+    print(f"  reading what the digests need, by the batch, alone: {read_s:.2f} s; queuing in one process is"
+          f" {(alone_s if first.workers > 1 else queue_s) / read_s:.1f}× that (building, rendering and inserting"
+          " are the rest)")
+    sweeps = []
+    for minutes in (15, 30, 45):
+        started = time.perf_counter()
+        again = digest.run_each(engine, now + timedelta(minutes=minutes), workers=args.workers)
+        sweeps.append(time.perf_counter() - started)
+    print(f"  sweeps 15, 30 and 45 min later, nothing left to queue: {', '.join(f'{s:.2f}' for s in sweeps)} s"
+          f" (the last queued {again.created}, must be 0; {again.already_queued:,} already queued);"
+          f" load average {load_average()}")
     engine.dispose()
     return 0 if again.created == 0 and first.created > 0 else 1
 

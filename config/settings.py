@@ -76,6 +76,17 @@ def seconds(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def positive_count(env: Mapping[str, str], name: str) -> int | None:
+    """A whole number of at least 1 from `name`, or None when unset."""
+    text = env.get(name, "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:  # isdigit: no sign, no point, no exponent
+        raise SettingsError(f"{name}={text!r} is not a whole number of at least 1: set it to e.g. {name}=2, or"
+                            " unset it")
+    return int(text)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the process needs from its environment. Build with `Settings.from_env()`."""
@@ -93,6 +104,7 @@ class Settings:
     http_timeout_seconds: float = 10.0
     base_url: str = DEFAULT_BASE_URL  # where links in messages point (the web app)
     db_lock_timeout_seconds: float = 30.0
+    digest_workers: int | None = None  # processes composing the national digest; None: one per core (at most 4)
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -113,6 +125,7 @@ class Settings:
             http_timeout_seconds=seconds(env, "TRACKER_HTTP_TIMEOUT", 10.0),
             base_url=(env.get("TRACKER_BASE_URL") or DEFAULT_BASE_URL).rstrip("/"),
             db_lock_timeout_seconds=seconds(env, "TRACKER_DB_LOCK_TIMEOUT", 30.0),
+            digest_workers=positive_count(env, "TRACKER_DIGEST_WORKERS"),
             env=env,
         )._checked()
 

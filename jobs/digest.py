@@ -18,6 +18,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import Engine, Text, cast, select
 from sqlalchemy.orm import Session
 
+from jobs.batch_workers import run_batches
 from jobs.plan_context import calendar_from_text
 from tracker.domain.digest import BrokenEvidence, Digest, build_digest, digest_day
 from tracker.domain.model import Action, Organisation
@@ -54,6 +55,7 @@ class DigestResult:
     created: int = 0
     already_queued: int = 0
     orgs: list[str] = field(default_factory=list)  # organisations whose digest was due at `now`
+    workers: int = 1  # processes that composed the digests (`jobs.batch_workers`)
 
     def line(self) -> str:
         """What the sweep did, for its one log line: counts, and the first few organisations whose digest
@@ -64,7 +66,8 @@ class DigestResult:
         named = ", ".join(self.orgs[:ORGS_NAMED])
         more = f" and {len(self.orgs) - ORGS_NAMED:,} more" if len(self.orgs) > ORGS_NAMED else ""
         plural = "s" if len(self.orgs) > 1 else ""
-        return f"{text}; due for {len(self.orgs):,} organisation{plural} ({named}{more})"
+        workers = f"; composed in {self.workers} processes" if self.workers > 1 else ""
+        return f"{text}; due for {len(self.orgs):,} organisation{plural} ({named}{more}){workers}"
 
 
 @dataclass(frozen=True)
@@ -172,11 +175,13 @@ def run_once(session: Session, now: datetime, org: str | None = None, *, hour: t
 
 def run_each(engine: Engine, now: datetime, org: str | None = None, *, hour: time = DEFAULT_HOUR,
              grace_days: int = DEFAULT_GRACE_DAYS, base_url: str | None = None,
-             batch: int | None = None) -> DigestResult:
+             batch: int | None = None, workers: int = 1, lock_timeout: float = 30.0) -> DigestResult:
     """As `run_once`, in short transactions of `batch` (DIGEST_BATCH) organisations each: on SQLite a write transaction
     locks the whole database, and one held across 7,850 organisations (minutes) made every other writer
     (the reminder sweep, `tracker log`) fail with "database is locked". What is queued already is found
-    in a few reads first: the sweep every 15 minutes of a digest day writes nothing once all are queued."""
+    in a few reads first: the sweep every 15 minutes of a digest day writes nothing once all are queued.
+    With `workers` above 1, a sweep of many batches runs them in that many processes
+    (`jobs.batch_workers`; `lock_timeout`: their SQLite busy timeout)."""
     local = now.astimezone(BANGKOK)
     result = DigestResult()
     with session_scope(engine) as session:
@@ -184,15 +189,34 @@ def run_each(engine: Engine, now: datetime, org: str | None = None, *, hour: tim
         wanted = _unqueued(session, result.orgs, local, result)
         missing = {code for _, code in missing_year(session, fiscal_year(local.date()), org)} if wanted else set()
     size = batch or DIGEST_BATCH
-    for start in range(0, len(wanted), size):
-        with _collector_paused(), session_scope(engine) as session:
-            composed = compose_many(session, wanted[start:start + size], local.year, local.month, local.date(), now,
-                                    base_url, missing)
-            messages = [message for digest in composed for message in digest.messages]
-            created = enqueue(session, messages, now)
-            result.created += created
-            result.already_queued += len(messages) - created
+    job = DigestJob(local.year, local.month, local.date(), now, base_url, frozenset(missing))
+    batches = [tuple(wanted[start:start + size]) for start in range(0, len(wanted), size)]
+    counts, result.workers = run_batches(engine, queue_batch, batches, job, workers, lock_timeout)
+    for created, offered in counts:
+        result.created += created
+        result.already_queued += offered - created
     return result
+
+
+@dataclass(frozen=True)
+class DigestJob:
+    """What every batch of one sweep shares (picklable: it goes to worker processes)."""
+
+    year: int
+    month: int
+    today: date
+    now: datetime
+    base_url: str | None
+    missing: frozenset[str]  # organisations with no occurrence of `today`'s fiscal year yet
+
+
+def queue_batch(engine: Engine, codes: Sequence[str], job: DigestJob) -> tuple[int, int]:
+    """Compose and queue the digests of the organisations `codes`, in one transaction; returns (messages
+    queued, messages offered): the difference was queued already, by another process."""
+    with _collector_paused(), session_scope(engine) as session:
+        composed = compose_many(session, codes, job.year, job.month, job.today, job.now, job.base_url, job.missing)
+        messages = [message for digest in composed for message in digest.messages]
+        return enqueue(session, messages, job.now), len(messages)
 
 
 @contextmanager

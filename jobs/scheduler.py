@@ -28,6 +28,7 @@ from sqlalchemy import Engine
 
 from config.settings import Settings
 from jobs import config_watch, digest, dispatch, evidence, plan
+from jobs.batch_workers import default_workers
 from jobs.config_watch import ConfigCheck, ConfigWatcher
 from jobs.digest import DigestResult
 from jobs.evidence import EvidenceResult
@@ -112,10 +113,15 @@ class Service:
         now = self.clock()
         result = DigestResult()
         with self._guard("digests"):
-            result = digest.run_each(self.engine, now, hour=self.options.digest_hour,
-                                     grace_days=self.options.grace_days, base_url=self.settings.base_url)
+            result = self._digests(now)
         log.info("digests at %s: %s", _local(now), result.line())
         return result
+
+    def _digests(self, now: datetime) -> DigestResult:
+        workers = self.settings.digest_workers or default_workers()
+        return digest.run_each(self.engine, now, hour=self.options.digest_hour, grace_days=self.options.grace_days,
+                               base_url=self.settings.base_url, workers=workers,
+                               lock_timeout=self.settings.db_lock_timeout_seconds)
 
     def evidence(self) -> EvidenceResult:
         now = self.clock()
@@ -149,8 +155,7 @@ class Service:
         counts = SweepCounts()
         with session_scope(self.engine) as session:
             planned = plan.plan(session, now, grace_days=self.options.grace_days)
-        queued = digest.run_each(self.engine, now, hour=self.options.digest_hour, grace_days=self.options.grace_days,
-                                 base_url=self.settings.base_url)
+        queued = self._digests(now)
         counts.planned, counts.skipped, counts.cancelled = planned.created, planned.skipped, planned.cancelled
         counts.materialised = planned.materialised
         counts.digests = queued.created
