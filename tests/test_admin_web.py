@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, select, update
 
 from jobs import plan
 from tests.conftest import REPO, SAMPLE
@@ -20,7 +20,7 @@ from tests.web_support import FINANCE_OFFICER, MAKHA_ADMIN, NONGBUA_ADMIN, PALAD
 from tests.webapp import NOW, make_app, sign_in
 from tracker.store import audit
 from tracker.store.db import session_scope
-from tracker.store.models import DeliveryAttemptRow, OutboxRow
+from tracker.store.models import DeliveryAttemptRow, ObligationRow, OccurrenceRow, OutboxRow
 from tracker.store.repo import load_organisation, org_row
 
 PAGES = ["/admin/makha/", "/admin/makha/contacts", "/admin/makha/outbox", "/admin/makha/access",
@@ -275,3 +275,26 @@ def test_a_paused_channel_is_shown_above_the_outbox_until_a_send_goes_through(ad
         session.add(DeliveryAttemptRow(outbox_id=line.id, at=refused_at + timedelta(minutes=10), outcome="sent",
                                        duration_ms=5))
     assert "หยุดส่งชั่วคราว" not in admin.get("/admin/makha/outbox?lang=th").text
+
+
+
+def test_the_outbox_and_the_history_say_what_each_message_is_in_the_readers_words(
+        admin: FlaskClient, sqlite_engine: Engine) -> None:
+    """The outbox's "ประเภท" column and an obligation's reminder history showed the internals
+    ("reminder before-7", "pending", an ISO time in UTC) on Thai pages."""
+    with session_scope(sqlite_engine) as session:
+        plan.plan(session, NOW.replace(year=2022, month=10, day=21), "makha")
+        early = session.execute(select(ObligationRow.code).join(OccurrenceRow, OccurrenceRow.obligation_id
+                                                                  == ObligationRow.id)
+                                .join(OutboxRow, OutboxRow.occurrence_id == OccurrenceRow.id)
+                                .where(OutboxRow.stage == "before-7")).scalars().first()
+    assert early is not None
+    internals = re.compile(r"reminder|before-\d|overdue-\d|escalation-|>pending<|\d{4}-\d\d-\d\d \d\d:\d\d")
+    page = admin.get("/admin/makha/outbox").text
+    assert "แจ้งเตือนล่วงหน้า ๗ วัน" in page and not internals.search(page)
+    assert "reminder, 7 days before" in admin.get("/admin/makha/outbox?lang=en").text
+    history = admin.get(f"/trail/makha/obligations/{early}?lang=th").text  # the cookie says en now
+    assert "แจ้งเตือนล่วงหน้า ๗ วัน" in history and "รอส่ง" in history and "๒๕๖๕ เวลา" in history
+    assert not internals.search(history)
+    english = admin.get(f"/trail/makha/obligations/{early}?lang=en").text
+    assert "reminder, 7 days before" in english and "pending" in english

@@ -121,6 +121,41 @@ def channel_label(channel: str) -> str:
     return f"LINE (บัญชีทางการของ {own})" if own else CHANNELS_TH.get(scheme, scheme)
 
 
+OUTBOX_STATUSES = {"pending": ("รอส่ง", "pending"), "leased": ("กำลังส่ง", "being sent"),
+                   "sent": ("ส่งแล้ว", "sent"), "failed": ("ส่งไม่สำเร็จ", "failed"),
+                   "dead": ("เลิกส่งแล้ว", "dead"), "skipped": ("ข้าม", "skipped"),
+                   "cancelled": ("ยกเลิก", "cancelled")}
+FIXED_STAGES = {"due": ("แจ้งเตือนวันครบกำหนด", "reminder, due day"),
+                "escalation-head": ("แจ้งหัวหน้าหน่วยงาน เมื่อเกินกำหนด", "reminder to the unit's head, overdue"),
+                "escalation-exec": ("แจ้งผู้บริหาร เมื่อเกินกำหนด", "reminder to the executives, overdue"),
+                "digest": ("สรุปผลการดำเนินงานประจำเดือน", "monthly digest"),
+                "evidence": ("แจ้งลิงก์หลักฐานที่เปิดไม่ได้", "alert: an evidence link is broken")}
+
+
+def outbox_status(status: str) -> str:
+    """An outbox row's status (pending, sent, dead…) in the reader's language."""
+    th, en = OUTBOX_STATUSES.get(status, (status, status))
+    return en if current_lang() == "en" else th
+
+
+def message_label(kind: str, stage: str) -> str:
+    """What an outbox message is, from its kind and stage (`reminder`/`before-7`, `digest`, `alert`…), as
+    the outbox and an obligation's history show it: "แจ้งเตือนล่วงหน้า ๗ วัน", "reminder, 7 days before"."""
+    english = current_lang() == "en"
+    head, _, number = stage.partition("-")
+    if stage in FIXED_STAGES:
+        th, en = FIXED_STAGES[stage]
+    elif head == "before" and number.isdigit():
+        th, en = f"แจ้งเตือนล่วงหน้า {number} วัน", f"reminder, {number} days before"
+    elif head == "overdue" and number.isdigit():
+        th, en = f"แจ้งเตือนเกินกำหนด ครั้งที่ {number}", f"reminder, overdue ({number})"
+    elif kind == "alert":
+        th, en = "แจ้งผู้ดูแลระบบ", "alert to the admins"
+    else:
+        return f"{kind} {stage}"
+    return en if english else _thai_digits(th)
+
+
 def _remember(response: Response) -> Response:
     asked = request.args.get("lang")
     if asked in LANGS:
@@ -130,7 +165,8 @@ def _remember(response: Response) -> Response:
 
 def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(t=t, lang=current_lang, status_label=status_label, status_text=status_text,
-                                 source_label=source_label, channel_label=channel_label, change_label=change_label)
+                                 source_label=source_label, channel_label=channel_label, change_label=change_label,
+                                 message_label=message_label, outbox_status=outbox_status)
     app.jinja_env.filters.update(digits=digits, day=day, clock=clock, period=period, moment=moment)
     app.after_request(_remember)
     app.before_request(_forget)
