@@ -1,22 +1,23 @@
 """The monthly executive digest: where an organisation stands, computed from occurrences and actions.
 
 Pure: the caller passes the day (`today`) and the month; nothing here reads the clock or a database.
-Every figure comes from `tracker.domain.status` (`attribute_actions`, `occurrence_status`: what `statuses`
-runs), so the digest and the status board never disagree.
+Every figure comes from `tracker.domain.status` (`attribute_actions`, `status_on` and `occurrence_status`:
+what `statuses` runs), so the digest and the status board never disagree.
 One scope for every count: the fiscal year of `today`. What is still overdue from earlier years is kept
 apart (`carried_over`), so the subject, the chart and the LINE text say the same number.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cached_property
+from operator import attrgetter
 
 from tracker.domain.model import Action, Organisation
 from tracker.domain.rules import Occurrence
-from tracker.domain.status import OccurrenceStatus, Status, attribute_actions, occurrence_status
+from tracker.domain.status import Status, attribute_actions, occurrence_status, status_on
 from tracker.domain.thaidate import (
     fiscal_year,
     fiscal_year_bounds,
@@ -151,21 +152,6 @@ class Digest:
         return UnitSummary("", "", *(sum(getattr(u, f) for u in self.units) for f in BUCKETS))
 
 
-def completion_rate(items: Iterable[OccurrenceStatus]) -> float | None:
-    """Of what has fallen due or been finished, the share finished. None when nothing has yet.
-
-    Work not yet due is left out of the denominator: an early-year digest would otherwise look bad
-    for no fault of anyone."""
-    finished = judged = 0
-    for item in items:
-        if item.is_finished:
-            finished += 1
-            judged += 1
-        elif item.status is Status.OVERDUE:
-            judged += 1
-    return None if judged == 0 else finished / judged
-
-
 def build_digest(
     org: Organisation, occurrences: Sequence[Occurrence], actions: Sequence[Action],
     year: int, month: int, today: date,
@@ -178,65 +164,82 @@ def build_digest(
     the calendar month before `month`. A monthly obligation behind for several months is one line.
     """
     soon = {ob.code: ob.policy.due_soon_days for ob in org.obligations()}
+    unit_of = {ob.code: ob.unit for ob in org.obligations()}
     # Which action counts for which deadline is found once: each action's deadline depends on the
-    # deadlines given and on that action alone, so the same attribution serves today's statuses and the
-    # evidence shown (actions up to today), and last month's rate whenever every deadline is this year's.
+    # deadlines given and on that action alone, so the same attribution serves today's statuses, the
+    # evidence shown (actions up to today) and last month's rate (`_previous_rate`).
     attributed = attribute_actions(occurrences, actions)
-    now_items = _judged(attributed, today, soon)
-    now_items.sort(key=lambda s: (s.occurrence.due, s.occurrence.obligation))  # as `statuses` orders them
-    first, last = month_bounds(year, month)
-    previous_end = first - timedelta(days=1)
-    previous_start = month_bounds(previous_end.year, previous_end.month)[0]
     fy = fiscal_year(today)
     fy_range = fiscal_year_bounds(fy)
     fy_start, fy_end = fy_range.start, fy_range.end
-    in_fy = [s for s in now_items if fy_start <= s.occurrence.due <= fy_end]
-    previous_rate = _rate_on(_among(attributed, fy_start, fy_end, actions), previous_end)
-    line = _Liner(org, attributed, today)
-    overdue = sorted((s for s in now_items if s.status is Status.OVERDUE),
-                     key=lambda s: (-(s.days_overdue or 0), s.occurrence.obligation))
-    this_year = [s for s in overdue if fy_start <= s.occurrence.due <= fy_end]
-    earlier = [s for s in overdue if s.occurrence.due < fy_start]
-    completed = [s for s in now_items if s.done_on is not None and previous_start <= s.done_on <= previous_end]
+    first, last = month_bounds(year, month)
+    previous_end = first - timedelta(days=1)
+    previous_start = month_bounds(previous_end.year, previous_end.month)[0]
     next_end = today + timedelta(days=NEXT_DAYS)
-    due_next = [s for s in now_items if not s.is_finished and today <= s.occurrence.due <= next_end]
+    tally = _Tally(org, first, last)
+    in_fy: list[tuple[Occurrence, list[Action]]] = []
+    elsewhere: set[str] = set()  # obligations with deadlines outside the fiscal year
+    overdue: list[Occurrence] = []
+    completed: list[tuple[date, Occurrence]] = []
+    due_next: list[Occurrence] = []
+    # One pass deciding each deadline's status (`status_on`, as `occurrence_status` decides); only the
+    # few that become lines of the digest get a full `OccurrenceStatus`.
+    for occ, acts in attributed.items():
+        done = acts[0].done_on if acts and acts[0].done_on <= today else None  # acts: by date
+        status = status_on(occ, done, today, soon.get(occ.obligation, 7))
+        if fy_start <= occ.due <= fy_end:
+            tally.add(occ, status, unit_of[occ.obligation])
+            in_fy.append((occ, acts))
+        else:
+            elsewhere.add(occ.obligation)
+        if status is Status.OVERDUE:
+            overdue.append(occ)
+        elif done is not None:
+            if previous_start <= done <= previous_end:
+                completed.append((done, occ))
+        elif today <= occ.due <= next_end:
+            due_next.append(occ)
+    line = _Liner(org, attributed, today)
+    # Overdue longest first is due date first (days overdue count from the same `today`), as the board
+    # orders deadlines: (due, obligation).
+    overdue.sort(key=_BOARD_ORDER)
+    due_next.sort(key=_BOARD_ORDER)
+    completed.sort()
     return Digest(
         org=org.code, org_name=org.name, district=org.district, province=org.province,
         year=year, month=month, today=today, fiscal_year=fy,
-        units=_unit_summaries(org, in_fy, first, last),
-        rate=completion_rate(in_fy), previous_rate=previous_rate,
-        overdue=_grouped([line(s) for s in this_year]),
-        carried_over=_grouped([line(s) for s in earlier]),
-        completed_last_month=tuple(line(s) for s in sorted(completed, key=lambda s: (s.done_on, s.occurrence))),
-        due_next=tuple(line(s) for s in due_next),
+        units=tally.units(), rate=tally.rate(),
+        previous_rate=_previous_rate(in_fy, elsewhere, actions, previous_end),
+        overdue=line.grouped([occ for occ in overdue if occ.due >= fy_start]),
+        carried_over=line.grouped([occ for occ in overdue if occ.due < fy_start]),
+        completed_last_month=tuple(line(occ) for _, occ in completed),
+        due_next=tuple(line(occ) for occ in due_next),
     )
 
 
-def _judged(attributed: dict[Occurrence, list[Action]], day: date, soon: dict[str, int]) -> list[OccurrenceStatus]:
-    """Each deadline's status on `day` from its attributed actions (`statuses`, without its ordering)."""
-    return [occurrence_status(occ, acts, day, soon.get(occ.obligation, 7)) for occ, acts in attributed.items()]
+_BOARD_ORDER = attrgetter("due", "obligation")
 
 
-def _among(attributed: dict[Occurrence, list[Action]], start: date, end: date,
-           actions: Sequence[Action]) -> dict[Occurrence, list[Action]]:
-    """The attribution that `attribute_actions` gives among the deadlines due from `start` to `end`
-    alone, from `attributed` (over more deadlines): an action's deadline is chosen among its
-    obligation's deadlines only, so only the obligations that lost some are attributed again."""
-    changed = {occ.obligation for occ in attributed if not start <= occ.due <= end}
-    if not changed:
-        return attributed
-    out = {occ: acts for occ, acts in attributed.items() if occ.obligation not in changed}
-    out.update(attribute_actions([occ for occ in attributed if occ.obligation in changed and start <= occ.due <= end],
-                                 [a for a in actions if a.obligation in changed]))
-    return out
+def _previous_rate(kept: Sequence[tuple[Occurrence, list[Action]]], elsewhere: set[str], actions: Sequence[Action],
+                   day: date) -> float | None:
+    """The completion rate (`_Tally.rate`) on `day` of the deadlines `kept` (the fiscal year's, with the
+    actions attributed among all deadlines given), as `statuses` of them alone would judge it.
 
-
-def _rate_on(attributed: dict[Occurrence, list[Action]], day: date) -> float | None:
-    """`completion_rate` of the deadlines of `attributed` as judged on `day` (`occurrence_status`:
-    finished once an action is done by `day`; overdue when not, after its due date)."""
+    Among these deadlines alone, an action attributed to one of them keeps it (its deadline is the first
+    of its obligation's that fits, and that one is still there); only the actions of `elsewhere`
+    obligations attributed to another deadline, or to none, may move, and only those done by `day` can
+    change the rate."""
+    movable = [a for a in actions if a.done_on <= day and a.obligation in elsewhere]
+    again: dict[Occurrence, list[Action]] = {}
+    if movable:
+        counted = {id(a) for _, acts in kept if acts for a in acts}
+        moved = [a for a in movable if id(a) not in counted]
+        if moved:
+            obligations = {a.obligation for a in moved}
+            again = attribute_actions([occ for occ, _ in kept if occ.obligation in obligations], moved)
     finished = judged = 0
-    for occ, acts in attributed.items():
-        if any(a.done_on <= day for a in acts):
+    for occ, acts in kept:
+        if (acts and acts[0].done_on <= day) or (again and any(a.done_on <= day for a in again.get(occ, ()))):
             finished += 1
             judged += 1
         elif day > occ.due:
@@ -244,43 +247,48 @@ def _rate_on(attributed: dict[Occurrence, list[Action]], day: date) -> float | N
     return None if judged == 0 else finished / judged
 
 
-def _grouped(items: Sequence[DigestItem]) -> tuple[DigestItem, ...]:
-    """One line per obligation: the worst period's figures, and every period listed (oldest first)."""
-    groups: dict[str, list[DigestItem]] = {}
-    for item in items:
-        groups.setdefault(item.obligation, []).append(item)
-    out = []
-    for members in groups.values():  # items come worst first, so the first member is the worst
-        periods = tuple(m.period for m in sorted(members, key=lambda m: m.due))
-        out.append(replace(members[0], periods=periods) if len(members) > 1 else members[0])
-    return tuple(out)
+_BUCKET_OF = {Status.DONE: 0, Status.LATE: 1, Status.OVERDUE: 2}  # the others: by due date (`_Tally.add`)
 
 
-def _bucket(item: OccurrenceStatus, first: date, last: date) -> str:
-    if item.status is Status.DONE:
-        return "done"
-    if item.status is Status.LATE:
-        return "late"
-    if item.status is Status.OVERDUE:
-        return "overdue"
-    return "due_this_month" if first <= item.occurrence.due <= last else "upcoming"
+class _Tally:
+    """The fiscal year's deadlines counted by unit and bucket (`BUCKETS`), and the completion rate."""
 
+    def __init__(self, org: Organisation, first: date, last: date) -> None:
+        self.names = {u.code: u.name for u in org.units}
+        self.counts: dict[str, list[int]] = {u.code: [0] * len(BUCKETS) for u in org.units}
+        self.first, self.last = first, last
+        self.strays: dict[str, tuple[date, str]] = {}  # a unit not listed → its first deadline (`units`)
 
-def _unit_summaries(org: Organisation, items: Sequence[OccurrenceStatus], first: date,
-                    last: date) -> tuple[UnitSummary, ...]:
-    counts: dict[str, dict[str, int]] = {u.code: {} for u in org.units}
-    for item in items:
-        unit = org.obligation(item.occurrence.obligation).unit
-        bucket = counts.setdefault(unit, {})
-        key = _bucket(item, first, last)
-        bucket[key] = bucket.get(key, 0) + 1
-    names = {u.code: u.name for u in org.units}
-    return tuple(UnitSummary(code, names.get(code, code), **c) for code, c in counts.items())
+    def add(self, occurrence: Occurrence, status: Status, unit: str) -> None:
+        index = _BUCKET_OF.get(status)
+        if index is None:
+            index = 3 if self.first <= occurrence.due <= self.last else 4  # due_this_month, upcoming
+        counts = self.counts.get(unit)
+        if counts is None:
+            counts = self.counts[unit] = [0] * len(BUCKETS)
+        if unit not in self.names:
+            seen = (occurrence.due, occurrence.obligation)
+            self.strays[unit] = min(self.strays.get(unit, seen), seen)
+        counts[index] += 1
+
+    def units(self) -> tuple[UnitSummary, ...]:
+        """The organisation's units in order, then any other unit deadlines name (a unit since removed),
+        in the order of their first deadline as the board lists them."""
+        order = [*self.names, *sorted(self.strays, key=self.strays.__getitem__)]
+        return tuple(UnitSummary(code, self.names.get(code, code), *self.counts[code]) for code in order)
+
+    def rate(self) -> float | None:
+        """Of the deadlines counted that have fallen due or been finished, the share finished; None when
+        none has yet. Work not yet due is left out: an early-year digest would otherwise look bad for no
+        fault of anyone."""
+        finished = sum(c[0] + c[1] for c in self.counts.values())
+        judged = finished + sum(c[2] for c in self.counts.values())
+        return None if judged == 0 else finished / judged
 
 
 class _Liner:
-    """Turns a status into a digest line, looking up titles and unit names once; its evidence is that
-    of the actions counted for it, done by `today`."""
+    """Turns a deadline into a digest line (its `occurrence_status` on `today`), looking up titles and
+    unit names once; its evidence is that of the actions counted for it, done by `today`."""
 
     def __init__(self, org: Organisation, attributed: dict[Occurrence, list[Action]], today: date) -> None:
         self.obligations = {ob.code: ob for ob in org.obligations()}
@@ -289,14 +297,26 @@ class _Liner:
         self.attributed = attributed
         self.today = today
 
-    def __call__(self, item: OccurrenceStatus) -> DigestItem:
-        ob = self.obligations[item.occurrence.obligation]
+    def __call__(self, occurrence: Occurrence, periods: tuple[str, ...] = ()) -> DigestItem:
+        ob = self.obligations[occurrence.obligation]
+        acts = self.attributed[occurrence]
+        item = occurrence_status(occurrence, acts, self.today, ob.policy.due_soon_days)
         return DigestItem(
             measure=ob.measure, obligation=ob.code,
-            title=title_for_year(ob.title, self.written_for, period_fiscal_year(item.occurrence.period)),
-            unit=ob.unit,
-            unit_name=self.units.get(ob.unit, ob.unit), period=item.occurrence.period, due=item.occurrence.due,
+            title=title_for_year(ob.title, self.written_for, period_fiscal_year(occurrence.period)),
+            unit=ob.unit, unit_name=self.units.get(ob.unit, ob.unit), period=occurrence.period, due=occurrence.due,
             days_overdue=item.days_overdue, days_to_due=item.days_to_due, done_on=item.done_on,
-            evidence=tuple(a.evidence for a in self.attributed.get(item.occurrence, ())
-                           if a.evidence and a.done_on <= self.today),
+            evidence=tuple(a.evidence for a in acts if a.evidence and a.done_on <= self.today), periods=periods,
         )
+
+    def grouped(self, worst_first: Sequence[Occurrence]) -> tuple[DigestItem, ...]:
+        """One line per obligation: the worst deadline's figures, and every period listed (oldest first)
+        when there are several."""
+        groups: dict[str, list[Occurrence]] = {}
+        for occurrence in worst_first:
+            groups.setdefault(occurrence.obligation, []).append(occurrence)
+        return tuple(self(members[0], tuple(m.period for m in sorted(members, key=_DUE)) if len(members) > 1 else ())
+                     for members in groups.values())
+
+
+_DUE = attrgetter("due")

@@ -88,7 +88,8 @@ def attribute_actions(
     the first occurrence whose window has not opened yet, if the action lies in the same fiscal year (work
     done early; a years-old action never satisfies a future deadline). Pass every fiscal year that can hold
     an action's deadline: late work is only found in the occurrences given. Actions of an obligation
-    without occurrences are left out.
+    without occurrences are left out. Each occurrence's actions are listed by date, the first done first
+    (in the order given when on the same day).
     """
     by_obligation: dict[str, list[Occurrence]] = defaultdict(list)
     for occ in occurrences:
@@ -124,28 +125,30 @@ def _target(occurrences: Sequence[Occurrence], action: Action) -> Occurrence | N
     return first if first.window_start > day and fiscal_year(first.window_start) == fiscal_year(day) else None
 
 
+def status_on(occurrence: Occurrence, first_done: date | None, today: date, due_soon_days: int = 7) -> Status:
+    """The status of `occurrence` on `today`, when the first of its actions done by then was done on
+    `first_done` (None: none yet). `occurrence_status` and the digest's counts both decide here."""
+    if first_done is not None:
+        return Status.DONE if first_done <= occurrence.due else Status.LATE
+    if today > occurrence.due:
+        return Status.OVERDUE
+    if today < occurrence.window_start:
+        return Status.UPCOMING
+    return Status.DUE_SOON if (occurrence.due - today).days <= due_soon_days else Status.OPEN
+
+
 def occurrence_status(
     occurrence: Occurrence, actions: Sequence[Action], today: date, due_soon_days: int = 7
 ) -> OccurrenceStatus:
     """The status of one occurrence on `today` (Bangkok date), counting only actions done by then."""
-    done = [a.done_on for a in actions if a.done_on <= today]
+    first = min((a.done_on for a in actions if a.done_on <= today), default=None)
+    status = status_on(occurrence, first, today, due_soon_days)
     days_to_due = (occurrence.due - today).days
-    if done:
-        first = min(done)
-        if first <= occurrence.due:
-            return OccurrenceStatus(occurrence, Status.DONE, first, days_to_due=days_to_due)
-        return OccurrenceStatus(
-            occurrence, Status.LATE, first, days_late=(first - occurrence.due).days, days_to_due=days_to_due
-        )
-    if today > occurrence.due:
-        return OccurrenceStatus(
-            occurrence, Status.OVERDUE, days_overdue=(today - occurrence.due).days, days_to_due=days_to_due
-        )
-    if today < occurrence.window_start:
-        return OccurrenceStatus(occurrence, Status.UPCOMING, days_to_due=days_to_due)
-    if days_to_due <= due_soon_days:
-        return OccurrenceStatus(occurrence, Status.DUE_SOON, days_to_due=days_to_due)
-    return OccurrenceStatus(occurrence, Status.OPEN, days_to_due=days_to_due)
+    if first is not None:
+        late = (first - occurrence.due).days if status is Status.LATE else None
+        return OccurrenceStatus(occurrence, status, first, days_late=late, days_to_due=days_to_due)
+    overdue = -days_to_due if status is Status.OVERDUE else None
+    return OccurrenceStatus(occurrence, status, days_overdue=overdue, days_to_due=days_to_due)
 
 
 def statuses(
