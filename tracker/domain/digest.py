@@ -176,8 +176,7 @@ def build_digest(
     previous_end = first - timedelta(days=1)
     previous_start = month_bounds(previous_end.year, previous_end.month)[0]
     next_end = today + timedelta(days=NEXT_DAYS)
-    tally = _Tally(org, first, last)
-    in_fy: list[tuple[Occurrence, list[Action]]] = []
+    in_fy: list[_Judged] = []
     elsewhere: set[str] = set()  # obligations with deadlines outside the fiscal year
     overdue: list[Occurrence] = []
     completed: list[tuple[date, Occurrence]] = []
@@ -188,8 +187,7 @@ def build_digest(
         done = acts[0].done_on if acts and acts[0].done_on <= today else None  # acts: by date
         status = status_on(occ, done, today, soon.get(occ.obligation, 7))
         if fy_start <= occ.due <= fy_end:
-            tally.add(occ, status, unit_of[occ.obligation])
-            in_fy.append((occ, acts))
+            in_fy.append((occ, acts, status))
         else:
             elsewhere.add(occ.obligation)
         if status is Status.OVERDUE:
@@ -205,10 +203,11 @@ def build_digest(
     overdue.sort(key=_BOARD_ORDER)
     due_next.sort(key=_BOARD_ORDER)
     completed.sort()
+    units = _unit_summaries(org, unit_of, in_fy, first, last)
     return Digest(
         org=org.code, org_name=org.name, district=org.district, province=org.province,
         year=year, month=month, today=today, fiscal_year=fy,
-        units=tally.units(), rate=tally.rate(),
+        units=units, rate=_completion_rate(units),
         previous_rate=_previous_rate(in_fy, elsewhere, actions, previous_end),
         overdue=line.grouped([occ for occ in overdue if occ.due >= fy_start]),
         carried_over=line.grouped([occ for occ in overdue if occ.due < fy_start]),
@@ -218,12 +217,13 @@ def build_digest(
 
 
 _BOARD_ORDER = attrgetter("due", "obligation")
+_Judged = tuple[Occurrence, list[Action], Status]  # a deadline, the actions counted for it, its status
 
 
-def _previous_rate(kept: Sequence[tuple[Occurrence, list[Action]]], elsewhere: set[str], actions: Sequence[Action],
-                   day: date) -> float | None:
-    """The completion rate (`_Tally.rate`) on `day` of the deadlines `kept` (the fiscal year's, with the
-    actions attributed among all deadlines given), as `statuses` of them alone would judge it.
+def _previous_rate(kept: Sequence[_Judged], elsewhere: set[str],
+                   actions: Sequence[Action], day: date) -> float | None:
+    """The completion rate on `day` of the deadlines `kept` (the fiscal year's, with the actions attributed
+    to each among all deadlines given), as `statuses` of them alone would judge it.
 
     Among these deadlines alone, an action attributed to one of them keeps it (its deadline is the first
     of its obligation's that fits, and that one is still there); only the actions of `elsewhere`
@@ -232,13 +232,13 @@ def _previous_rate(kept: Sequence[tuple[Occurrence, list[Action]]], elsewhere: s
     movable = [a for a in actions if a.done_on <= day and a.obligation in elsewhere]
     again: dict[Occurrence, list[Action]] = {}
     if movable:
-        counted = {id(a) for _, acts in kept if acts for a in acts}
+        counted = {id(a) for _, acts, _ in kept for a in acts}
         moved = [a for a in movable if id(a) not in counted]
         if moved:
             obligations = {a.obligation for a in moved}
-            again = attribute_actions([occ for occ, _ in kept if occ.obligation in obligations], moved)
+            again = attribute_actions([occ for occ, _, _ in kept if occ.obligation in obligations], moved)
     finished = judged = 0
-    for occ, acts in kept:
+    for occ, acts, _ in kept:
         if (acts and acts[0].done_on <= day) or (again and any(a.done_on <= day for a in again.get(occ, ()))):
             finished += 1
             judged += 1
@@ -247,43 +247,40 @@ def _previous_rate(kept: Sequence[tuple[Occurrence, list[Action]]], elsewhere: s
     return None if judged == 0 else finished / judged
 
 
-_BUCKET_OF = {Status.DONE: 0, Status.LATE: 1, Status.OVERDUE: 2}  # the others: by due date (`_Tally.add`)
+_BUCKET_OF = {Status.DONE: 0, Status.LATE: 1, Status.OVERDUE: 2}  # the others: by due date
 
 
-class _Tally:
-    """The fiscal year's deadlines counted by unit and bucket (`BUCKETS`), and the completion rate."""
-
-    def __init__(self, org: Organisation, first: date, last: date) -> None:
-        self.names = {u.code: u.name for u in org.units}
-        self.counts: dict[str, list[int]] = {u.code: [0] * len(BUCKETS) for u in org.units}
-        self.first, self.last = first, last
-        self.strays: dict[str, tuple[date, str]] = {}  # a unit not listed → its first deadline (`units`)
-
-    def add(self, occurrence: Occurrence, status: Status, unit: str) -> None:
+def _unit_summaries(org: Organisation, unit_of: dict[str, str], judged: Sequence[_Judged], first: date,
+                    last: date) -> tuple[UnitSummary, ...]:
+    """The `judged` deadlines (the fiscal year's) counted by unit and bucket (`BUCKETS`): the
+    organisation's units in order, then any other unit deadlines name (a unit since removed), in the
+    order of their first deadline as the board lists them."""
+    counts: dict[str, list[int]] = {u.code: [0] * len(BUCKETS) for u in org.units}
+    for occ, _, status in judged:
         index = _BUCKET_OF.get(status)
         if index is None:
-            index = 3 if self.first <= occurrence.due <= self.last else 4  # due_this_month, upcoming
-        counts = self.counts.get(unit)
-        if counts is None:
-            counts = self.counts[unit] = [0] * len(BUCKETS)
-        if unit not in self.names:
-            seen = (occurrence.due, occurrence.obligation)
-            self.strays[unit] = min(self.strays.get(unit, seen), seen)
-        counts[index] += 1
+            index = 3 if first <= occ.due <= last else 4  # due_this_month, upcoming
+        unit = unit_of[occ.obligation]
+        found = counts.get(unit)
+        if found is None:
+            found = counts[unit] = [0] * len(BUCKETS)
+        found[index] += 1
+    names = {u.code: u.name for u in org.units}
 
-    def units(self) -> tuple[UnitSummary, ...]:
-        """The organisation's units in order, then any other unit deadlines name (a unit since removed),
-        in the order of their first deadline as the board lists them."""
-        order = [*self.names, *sorted(self.strays, key=self.strays.__getitem__)]
-        return tuple(UnitSummary(code, self.names.get(code, code), *self.counts[code]) for code in order)
+    def first_deadline(unit: str) -> tuple[date, str]:
+        return min((occ.due, occ.obligation) for occ, _, _ in judged if unit_of[occ.obligation] == unit)
 
-    def rate(self) -> float | None:
-        """Of the deadlines counted that have fallen due or been finished, the share finished; None when
-        none has yet. Work not yet due is left out: an early-year digest would otherwise look bad for no
-        fault of anyone."""
-        finished = sum(c[0] + c[1] for c in self.counts.values())
-        judged = finished + sum(c[2] for c in self.counts.values())
-        return None if judged == 0 else finished / judged
+    order = [*names, *sorted((unit for unit in counts if unit not in names), key=first_deadline)]
+    return tuple(UnitSummary(code, names.get(code, code), *counts[code]) for code in order)
+
+
+def _completion_rate(units: Sequence[UnitSummary]) -> float | None:
+    """Of the deadlines counted that have fallen due or been finished, the share finished; None when none
+    has yet. Work not yet due is left out: an early-year digest would otherwise look bad for no fault of
+    anyone."""
+    finished = sum(u.done + u.late for u in units)
+    judged = finished + sum(u.overdue for u in units)
+    return None if judged == 0 else finished / judged
 
 
 class _Liner:

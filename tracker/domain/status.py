@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from operator import attrgetter
 
 from tracker.domain.model import Action, Organisation
 from tracker.domain.rules import Occurrence
@@ -96,23 +97,33 @@ def attribute_actions(
         by_obligation[occ.obligation].append(occ)
     for occs in by_obligation.values():
         if len(occs) > 1:
-            occs.sort(key=lambda o: (o.due, o.window_start))
+            occs.sort(key=_DUE_THEN_WINDOW)
     result: dict[Occurrence, list[Action]] = {occ: [] for occs in by_obligation.values() for occ in occs}
+    several: list[list[Action]] = []  # most deadlines get one action or none: only these need sorting
     for action in actions:
-        target = _target(by_obligation.get(action.obligation, []), action)
+        target = _target(by_obligation.get(action.obligation, ()), action)
         if target is not None:
-            result[target].append(action)
-    for listed in result.values():
-        if len(listed) > 1:  # most deadlines have one action or none (the digest attributes 7,850 organisations')
-            listed.sort(key=lambda a: a.done_on)
+            listed = result[target]
+            listed.append(action)
+            if len(listed) == 2:
+                several.append(listed)
+    for listed in several:
+        listed.sort(key=_DONE_ON)
     return result
+
+
+_DUE_THEN_WINDOW = attrgetter("due", "window_start")
+_DONE_ON = attrgetter("done_on")
 
 
 def _target(occurrences: Sequence[Occurrence], action: Action) -> Occurrence | None:
     if not occurrences:
         return None
     if action.period is not None:
-        return next((o for o in occurrences if o.period == action.period), None)
+        for occ in occurrences:
+            if occ.period == action.period:
+                return occ
+        return None
     day = action.done_on
     for occ in occurrences:
         if occ.window_start <= day <= occ.due:
