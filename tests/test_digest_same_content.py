@@ -308,3 +308,17 @@ def test_the_digest_is_rendered_as_before(cases: list[tuple[Organisation, list[O
             for board_url in (BOARD, None):
                 for shown in (digest, replace(digest, broken_evidence=broken)):
                     assert render_digest(shown, lang, board_url=board_url) == reference_render(shown, lang, board_url)
+
+
+def test_phrases_written_into_the_templates_read_as_rendered_phrases_would() -> None:
+    """The templates' phrases are written into their source when compiled (`_PhrasesWritten`): escaped
+    for HTML only, and refused when Jinja would read them as syntax or when empty."""
+    env = messages._environment("th")
+    loader = messages._PhrasesWritten("th")
+    loader.texts = {**loader.texts, "title": "แผน <ประจำปี> & งบ"}
+    assert "<title>แผน &lt;ประจำปี&gt; &amp; งบ</title>" in loader.get_source(env, "digest.html.j2")[0]
+    assert loader.get_source(env, "digest.txt.j2")[0].startswith("แผน <ประจำปี> & งบ\n")
+    for bad in ("{{ d.org }}", "{% if x %}", ""):
+        loader.texts = {**loader.texts, "title": bad}
+        with pytest.raises(ValueError, match="title"):
+            loader.get_source(env, "digest.txt.j2")

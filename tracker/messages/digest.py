@@ -8,12 +8,15 @@ and SVG, but both honour table widths and cell colours.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import escape
 
 from tracker.domain.digest import BUCKETS, Digest, UnitSummary
 from tracker.domain.thaidate import MONTHS_EN, MONTHS_FULL, ce_to_be, format_date, period_label, to_thai_digits
@@ -91,7 +94,7 @@ def _environment(lang: str) -> Environment:
     that language. A filter is a direct call in the compiled template, where `f.n(…)` went through
     Jinja's generic call (a third of the rendering, ~200 calls per digest)."""
     env = Environment(
-        loader=FileSystemLoader(TEMPLATES),
+        loader=_PhrasesWritten(lang),
         autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
         undefined=StrictUndefined,
         trim_blocks=True,
@@ -102,6 +105,33 @@ def _environment(lang: str) -> Environment:
     f = _FORMATS[lang]
     env.filters.update(n=f.n, day=f.date, periods=f.periods)
     return env
+
+
+class _PhrasesWritten(FileSystemLoader):
+    """The templates, with each phrase they name alone (`{{ t.title }}`) written into their source in the
+    language of their environment when they are compiled (escaped for HTML): the same hundred phrases
+    were looked up and escaped again in every digest, a third of the HTML's rendering. The phrases used
+    inside expressions are still read from `t`."""
+
+    NAMED = re.compile(r"\{\{ t\.(\w+) \}\}")
+
+    def __init__(self, lang: str) -> None:
+        super().__init__(TEMPLATES)
+        self.texts = TEXTS[lang]
+
+    def get_source(self, environment: Environment, template: str) -> tuple[str, str, Callable[[], bool]]:
+        source, filename, uptodate = super().get_source(environment, template)
+        html = template.endswith(".html.j2")
+
+        def written(found: re.Match[str]) -> str:
+            text = self.texts[found[1]]
+            # Text that Jinja would read as syntax, or none at all (a block tag after it could then take
+            # the line's indentation away), would not render as the phrase did.
+            if not text or any(mark in text for mark in ("{{", "{%", "{#")):
+                raise ValueError(f"phrase {found[1]!r} cannot be written into {template}: {text!r}")
+            return str(escape(text)) if html else text
+
+        return self.NAMED.sub(written, source), filename, uptodate
 
 
 class _Names(dict[str, str]):
