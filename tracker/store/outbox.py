@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, cast
 
@@ -80,7 +80,7 @@ def enqueue(session: Session, messages: Sequence[NewMessage], now: datetime | No
     """Insert the messages that are not in the outbox yet. Returns how many were new."""
     if not messages:
         return 0
-    rows = [asdict(message) | {
+    rows = [vars(message) | {  # the fields as they are: asdict deep-copied every value
         "key_digest": key_digest(message.key), "status": "pending", "attempts": 0,
         "next_attempt_at": message.send_after, "created_at": now or message.send_after, "merged_stages": "",
     } for message in messages]
