@@ -183,6 +183,7 @@ def build_digest(
     due_next: list[Occurrence] = []
     # One pass deciding each deadline's status (`status_on`, as `occurrence_status` decides); only the
     # few that become lines of the digest get a full `OccurrenceStatus`.
+    overdue_status = Status.OVERDUE  # read from the Enum once (~0.1 µs a time)
     for occ, acts in attributed.items():
         done = acts[0].done_on if acts and acts[0].done_on <= today else None  # acts: by date
         status = status_on(occ, done, today, soon.get(occ.obligation, 7))
@@ -190,7 +191,7 @@ def build_digest(
             in_fy.append((occ, acts, status))
         else:
             elsewhere.add(occ.obligation)
-        if status is Status.OVERDUE:
+        if status is overdue_status:
             overdue.append(occ)
         elif done is not None:
             if previous_start <= done <= previous_end:

@@ -140,12 +140,18 @@ def status_on(occurrence: Occurrence, first_done: date | None, today: date, due_
     """The status of `occurrence` on `today`, when the first of its actions done by then was done on
     `first_done` (None: none yet). `occurrence_status` and the digest's counts both decide here."""
     if first_done is not None:
-        return Status.DONE if first_done <= occurrence.due else Status.LATE
+        return _DONE if first_done <= occurrence.due else _LATE
     if today > occurrence.due:
-        return Status.OVERDUE
+        return _OVERDUE
     if today < occurrence.window_start:
-        return Status.UPCOMING
-    return Status.DUE_SOON if (occurrence.due - today).days <= due_soon_days else Status.OPEN
+        return _UPCOMING
+    return _DUE_SOON if (occurrence.due - today).days <= due_soon_days else _OPEN
+
+
+# The members as plain names for `status_on`, which the national digest runs 1.2 million times: reading
+# a member from its Enum class costs ~0.1 µs more (Python 3.11).
+_DONE, _LATE, _OVERDUE, _UPCOMING, _DUE_SOON, _OPEN = (Status.DONE, Status.LATE, Status.OVERDUE, Status.UPCOMING,
+                                                        Status.DUE_SOON, Status.OPEN)
 
 
 def occurrence_status(
