@@ -1,8 +1,8 @@
 """The monthly executive digest: where an organisation stands, computed from occurrences and actions.
 
 Pure: the caller passes the day (`today`) and the month; nothing here reads the clock or a database.
-Every figure comes from `tracker.domain.status` (`attribute_actions`, `status_on` and `occurrence_status`:
-what `statuses` runs), so the digest and the status board never disagree.
+Every status comes from `tracker.domain.status` (`attribute_actions` and `status_on`, what `statuses` runs
+through `occurrence_status`), so the digest and the status board never disagree.
 One scope for every count: the fiscal year of `today`. What is still overdue from earlier years is kept
 apart (`carried_over`), so the subject, the chart and the LINE text say the same number.
 """
@@ -17,7 +17,7 @@ from operator import attrgetter
 
 from tracker.domain.model import Action, Organisation
 from tracker.domain.rules import Occurrence
-from tracker.domain.status import Status, attribute_actions, occurrence_status, status_on
+from tracker.domain.status import Status, attribute_actions, status_on
 from tracker.domain.thaidate import (
     fiscal_year,
     fiscal_year_bounds,
@@ -181,8 +181,8 @@ def build_digest(
     overdue: list[Occurrence] = []
     completed: list[tuple[date, Occurrence]] = []
     due_next: list[Occurrence] = []
-    # One pass deciding each deadline's status (`status_on`, as `occurrence_status` decides); only the
-    # few that become lines of the digest get a full `OccurrenceStatus`.
+    # One pass deciding each deadline's status (`status_on`, as `occurrence_status` decides), and the day
+    # it was first done by today (the day `occurrence_status` gives): the lines take their figures from these.
     overdue_status = Status.OVERDUE  # read from the Enum once (~0.1 µs a time)
     for occ, acts in attributed.items():
         done = acts[0].done_on if acts and acts[0].done_on <= today else None  # acts: by date
@@ -210,9 +210,9 @@ def build_digest(
         year=year, month=month, today=today, fiscal_year=fy,
         units=units, rate=_completion_rate(units),
         previous_rate=_previous_rate(in_fy, elsewhere, actions, previous_end),
-        overdue=line.grouped([occ for occ in overdue if occ.due >= fy_start]),
-        carried_over=line.grouped([occ for occ in overdue if occ.due < fy_start]),
-        completed_last_month=tuple(line(occ) for _, occ in completed),
+        overdue=line.overdue([occ for occ in overdue if occ.due >= fy_start]),
+        carried_over=line.overdue([occ for occ in overdue if occ.due < fy_start]),
+        completed_last_month=tuple(line(occ, done) for done, occ in completed),
         due_next=tuple(line(occ) for occ in due_next),
     )
 
@@ -285,8 +285,9 @@ def _completion_rate(units: Sequence[UnitSummary]) -> float | None:
 
 
 class _Liner:
-    """Turns a deadline into a digest line (its `occurrence_status` on `today`), looking up titles and
-    unit names once; its evidence is that of the actions counted for it, done by `today`."""
+    """Turns a deadline into a digest line, with the figures `occurrence_status` would give it on `today`,
+    looking up titles and unit names once; its evidence is that of the actions counted for it, done by
+    `today`."""
 
     def __init__(self, org: Organisation, attributed: dict[Occurrence, list[Action]], today: date) -> None:
         self.obligations = {ob.code: ob for ob in org.obligations()}
@@ -295,25 +296,29 @@ class _Liner:
         self.attributed = attributed
         self.today = today
 
-    def __call__(self, occurrence: Occurrence, periods: tuple[str, ...] = ()) -> DigestItem:
+    def __call__(self, occurrence: Occurrence, done_on: date | None = None, overdue: bool = False,
+                 periods: tuple[str, ...] = ()) -> DigestItem:
+        """The line of a deadline first done on `done_on` (by today), or `overdue`."""
         ob = self.obligations[occurrence.obligation]
         acts = self.attributed[occurrence]
-        item = occurrence_status(occurrence, acts, self.today, ob.policy.due_soon_days)
+        days_to_due = (occurrence.due - self.today).days
         return DigestItem(
             measure=ob.measure, obligation=ob.code,
             title=title_for_year(ob.title, self.written_for, period_fiscal_year(occurrence.period)),
             unit=ob.unit, unit_name=self.units.get(ob.unit, ob.unit), period=occurrence.period, due=occurrence.due,
-            days_overdue=item.days_overdue, days_to_due=item.days_to_due, done_on=item.done_on,
-            evidence=tuple(a.evidence for a in acts if a.evidence and a.done_on <= self.today), periods=periods,
+            days_overdue=-days_to_due if overdue else None, days_to_due=days_to_due, done_on=done_on,
+            evidence=tuple(a.evidence for a in acts if a.evidence and a.done_on <= self.today) if acts else (),
+            periods=periods,
         )
 
-    def grouped(self, worst_first: Sequence[Occurrence]) -> tuple[DigestItem, ...]:
-        """One line per obligation: the worst deadline's figures, and every period listed (oldest first)
-        when there are several."""
+    def overdue(self, worst_first: Sequence[Occurrence]) -> tuple[DigestItem, ...]:
+        """The lines of overdue deadlines, one per obligation: the worst deadline's figures, and every
+        period listed (oldest first) when there are several."""
         groups: dict[str, list[Occurrence]] = {}
         for occurrence in worst_first:
             groups.setdefault(occurrence.obligation, []).append(occurrence)
-        return tuple(self(members[0], tuple(m.period for m in sorted(members, key=_DUE)) if len(members) > 1 else ())
+        return tuple(self(members[0], overdue=True,
+                          periods=tuple(m.period for m in sorted(members, key=_DUE)) if len(members) > 1 else ())
                      for members in groups.values())
 
 
