@@ -144,7 +144,7 @@ class _Names(dict[str, str]):
 
 
 class _Format:
-    """Numbers, dates and months for one language; handed to the templates as `f`.
+    """Numbers, dates and months for one language; its filters `n`, `day` and `periods` in the templates.
 
     One per language for the process (`_FORMATS`), each remembering what it wrote: the digests of the
     whole country name the same few hundred dates, periods and numbers, and writing each in Thai (B.E.
@@ -235,10 +235,14 @@ def bar_segments(unit: UnitSummary) -> list[dict[str, Any]]:
 
 
 def _context(digest: Digest, lang: str, board_url: str | None) -> dict[str, Any]:
+    f = _FORMATS[lang]
     return {
-        "d": digest, "f": _FORMATS[lang], "labels": _LABELS[lang], "buckets": BUCKETS, "colours": COLOURS,
+        "d": digest, "labels": _LABELS[lang], "buckets": BUCKETS, "colours": COLOURS,
         "bars": {u.code: bar_segments(u) for u in digest.units}, "line_items": LINE_ITEMS,
         "overdue_shown": OVERDUE_SHOWN, "t": _TEXTS[lang], "lang": lang, "board_url": board_url,
+        # Written once for the three templates (each called them through Jinja's generic call).
+        "month": f.month(digest.year, digest.month), "place": f.place(digest.district, digest.province),
+        "rate": f.pct(digest.rate), "change": f.change(digest.rate_change),
     }
 
 
