@@ -93,8 +93,8 @@ def test_last_years_unfinished_work_is_carried_over_apart_from_this_years_counts
 
 def test_bars_are_whole_percentages_that_add_up_to_one_hundred() -> None:
     segments = bar_segments(UnitSummary("u", "u", done=1, late=1, overdue=1, due_this_month=0, upcoming=0))
-    assert sum(s["width"] for s in segments) == 100
-    assert [s["bucket"] for s in segments] == ["done", "late", "overdue"]
+    assert sum(s.width for s in segments) == 100
+    assert [s.bucket for s in segments] == ["done", "late", "overdue"]
     assert bar_segments(UnitSummary("u", "u")) == []
 
 

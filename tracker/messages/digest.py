@@ -218,7 +218,18 @@ _TEXTS = {lang: _Names(texts) for lang, texts in TEXTS.items()}
 _LABELS = {lang: _Names(labels) for lang, labels in LABELS.items()}
 
 
-def bar_segments(unit: UnitSummary) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class BarSegment:
+    """One bucket's part of a unit's bar. Attributes, as the template reads them: Jinja reads `s.width`
+    of a dict by failing the attribute first (an exception each, six per segment)."""
+
+    bucket: str
+    count: int
+    width: int  # whole percent
+    colour: str
+
+
+def bar_segments(unit: UnitSummary) -> list[BarSegment]:
     """The unit's buckets as whole-percent widths that add up to exactly 100 (largest remainder),
     so that the table never overflows its width in Outlook. Empty buckets are left out."""
     total = unit.total
@@ -230,8 +241,7 @@ def bar_segments(unit: UnitSummary) -> list[dict[str, Any]]:
     short = 100 - sum(widths.values())
     for b in sorted(BUCKETS, key=lambda b: exact[b] - widths[b], reverse=True)[:short]:
         widths[b] += 1
-    return [{"bucket": b, "count": counts[b], "width": widths[b], "colour": COLOURS[b]}
-            for b in BUCKETS if counts[b] and widths[b]]
+    return [BarSegment(b, counts[b], widths[b], COLOURS[b]) for b in BUCKETS if counts[b] and widths[b]]
 
 
 def _context(digest: Digest, lang: str, board_url: str | None) -> dict[str, Any]:
