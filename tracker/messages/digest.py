@@ -110,7 +110,7 @@ def _environment(lang: str) -> Environment:
 class _PhrasesWritten(FileSystemLoader):
     """The templates, with each phrase they name alone (`{{ t.title }}`) written into their source in the
     language of their environment when they are compiled (escaped for HTML): the same hundred phrases
-    were looked up and escaped again in every digest, a third of the HTML's rendering. The phrases used
+    were looked up and escaped again in every digest, a quarter of the HTML's rendering. The phrases used
     inside expressions are still read from `t`."""
 
     NAMED = re.compile(r"\{\{ t\.(\w+) \}\}")
