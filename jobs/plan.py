@@ -242,6 +242,10 @@ def plan(session: Session, now: datetime, org: str | None = None, grace_days: in
     today = now.astimezone(BANGKOK).date()
     if session.get_bind().dialect.name == "postgresql":  # SQLite: one writer at a time already
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PLAN_LOCK})
+        # No JIT compilation in this transaction: the statements here are estimated costly enough to
+        # compile (the cancellation's per-reminder lookups, at national scale), and compiling them took
+        # longer (~0.25 s) than running them.
+        session.execute(text("SET LOCAL jit = off"))
     result = PlanResult(materialised=ensure_fiscal_year(session, fiscal_year(today), org))
     org_id = None
     if org is not None:
@@ -251,9 +255,6 @@ def plan(session: Session, now: datetime, org: str | None = None, grace_days: in
     refresh_recipients(session, org_id)
     scope = org or "*"
     start = planning_start(session, scope, today)
-    # Cancelling first reads only the reminders planned before: the rows this run adds are for open
-    # occurrences of active obligations, which the cancellation would not touch.
-    result.cancelled = cancel_done(session, today, org_id)
     policy_texts = session.scalars(select(cast(ObligationRow.policy, Text)).distinct()
                                    .where(ObligationRow.active.is_(True))).all()
     closures_texts = _closures_texts(session, org_id)
@@ -263,6 +264,9 @@ def plan(session: Session, now: datetime, org: str | None = None, grace_days: in
         planner = SetPlanner(session, today, org_id)
         single, several = schedules(policy_texts, closures_texts, dues, start, today, now, grace_days)
         result.selected = planner.fill(single, sorted({due for due, _, _ in several}))
+        # Cancelling before the insert reads only the reminders planned before: the rows this run adds are
+        # for open occurrences of active obligations, which the cancellation would not touch.
+        result.cancelled = cancel_done(session, today, org_id, planner.open_table())
         for status in sorted({row[6] for row in single}):  # usually all pending: one statement
             inserted = planner.insert(status, sorted({row[2] for row in single if row[6] == status}), now)
             if status == "pending":
@@ -286,6 +290,8 @@ def plan(session: Session, now: datetime, org: str | None = None, grace_days: in
         result.created += created
         result.skipped += skipped
         planner.drop()
+    else:
+        result.cancelled = cancel_done(session, today, org_id)
     set_mark(session, scope, today, now)
     # Recipients on leave: their reminders follow the hand-over (after planning, so new rows move too).
     result.handed_over = handover.run_once(session, now)

@@ -142,6 +142,10 @@ class SetPlanner:
         self.staged = True
         return max(0, int(created.rowcount))
 
+    def open_table(self) -> str | None:
+        """The temporary table of the open occurrences `fill` selected (column `occ_id`), when there is one."""
+        return "plan_open" if self.staged else None
+
     def insert(self, status: str, dues: Sequence[date], now: datetime) -> int:
         """Insert the outbox rows of the single-stage schedules of `status` (whose due dates are `dues`)
         in one statement over the open occurrences; returns the rows inserted."""

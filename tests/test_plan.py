@@ -8,18 +8,19 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, Text, cast, select
+from sqlalchemy import Engine, Text, cast, insert, select
 
 from config.loader import LoadResult
 from jobs import plan
 from jobs.plan_context import calendar_from_text, load_contexts, policy_from_text
+from jobs.plan_recipients import refresh_recipients
 from jobs.render_outbox import render_missing
 from tests.fixtures_reminders import AS_OF, bkk, count_outbox, outbox, sync_sample
 from tracker.domain.model import Action
 from tracker.domain.reminders import recipient_hash, reminder_key
 from tracker.domain.thaidate import BANGKOK
 from tracker.store.db import migrate, open_engine, session_scope
-from tracker.store.models import ObligationRow
+from tracker.store.models import ObligationRow, PlanRecipientRow
 from tracker.store.outbox_keys import key_digest
 from tracker.store.repo import record_action
 
@@ -108,6 +109,19 @@ def test_logging_an_action_cancels_pending_reminders(engine: Engine, sample: Loa
     assert result.cancelled == 2  # O10-1's LINE and mail reminders
     o10 = [r for r in outbox(engine, status="cancelled")]
     assert len(o10) == 2 and all("done" in (r.skip_reason or "") for r in o10)
+
+
+def test_a_recipient_listed_twice_gets_each_reminder_once(engine: Engine, sample: LoadResult) -> None:
+    # Two rows of one key in the set insert: on PostgreSQL its plain INSERT meets a unique violation and
+    # runs again with ON CONFLICT DO NOTHING (tracker.store.outbox.insert_selected_reminders).
+    sync_sample(engine, sample)
+    with session_scope(engine) as session:
+        refresh_recipients(session)
+        table = PlanRecipientRow.__table__
+        copies = [{**row._asdict(), "seq": row.seq + 100} for row in session.execute(select(table))]
+        session.execute(insert(table), copies)
+    result = run(engine, AS_OF)
+    assert (result.created, count_outbox(engine)) == (13, 13)
 
 
 def test_done_occurrences_get_no_new_reminders(engine: Engine, sample: LoadResult) -> None:

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Insert, Table, and_, bindparam, or_, select, update
+from sqlalchemy import Connection, Insert, Table, and_, bindparam, column, or_, select, table, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tracker.store.models import MeasureRow, ObligationRow, OccurrenceRow, OrganisationRow, OutboxRow, UnitRow
@@ -28,6 +29,7 @@ KEY_LIMIT = 200  # outbox.key is VARCHAR(200)
 # The columns a planned reminder row gives, in this order (then its send_after): see `insert_reminders`.
 REMINDER_COLUMNS = ("key", "kind", "org_id", "occurrence_id", "stage", "merged_stages", "stage_day", "recipient",
                     "destination", "lang", "status", "skip_reason", "attempts")
+UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE for a duplicate key
 DONE_REASON = "done: an action was logged (or the obligation was removed)"
 _PG_TYPES = ("text", "text", "int", "int", "text", "text", "date", "text", "text", "text", "text", "text", "int")
 
@@ -169,28 +171,49 @@ def insert_selected_reminders(connection: Connection, values_sql: str, from_sql:
     EXISTS on it are added here.
 
     PostgreSQL: NOT EXISTS first, so that planning again reads the key index instead of attempting every
-    insert, and so that a key whose row a dispatcher is updating is not waited for (ON CONFLICT's unique
-    check would wait for the dispatcher's transaction); the digest is computed once per row (a LATERAL
-    subquery kept apart by OFFSET 0: pulled up, its expression would be computed for the NOT EXISTS and
-    again for the row). SQLite checks the unique index before it writes a row, and has one writer at a
-    time, so there ON CONFLICT alone costs less than computing each digest twice."""
+    insert, and so that a key whose row a dispatcher is updating is not waited for (a unique check would
+    wait for the dispatcher's transaction); the digest is computed once per row (a LATERAL subquery kept
+    apart by OFFSET 0: pulled up, its expression would be computed for the NOT EXISTS and again for the
+    row). Then a plain INSERT rather than ON CONFLICT DO NOTHING, whose speculative insertion (a second
+    unique probe and a confirmation record in the WAL per row) cost ~0.1 s of a national run: planners
+    take turns (`jobs.plan.PLAN_LOCK`), so the rows NOT EXISTS lets through are new. Should a key be
+    there all the same (a row of that key committed meanwhile, or two rows of one key in the query: a
+    contact listed twice), the statement is rolled back to its savepoint and run again with ON CONFLICT
+    DO NOTHING: nothing is doubled, and planning does not fail.
+    SQLite checks the unique index before it writes a row, and has one writer at a time, so there ON
+    CONFLICT alone costs less than computing each digest twice."""
     columns = ", ".join(REMINDER_COLUMNS)
     digest = key_digest_sql(key_sql, occurrence_sql, connection.dialect.name)
-    if connection.dialect.name == "postgresql":
-        select_sql = (f"SELECT {key_sql}, {values_sql}, d.digest {from_sql}"
-                      f" CROSS JOIN LATERAL (SELECT {digest} AS digest OFFSET 0) d {where_sql}"
-                      " AND NOT EXISTS (SELECT 1 FROM outbox x WHERE x.key_digest = d.digest)")
-    else:
-        select_sql = f"SELECT {key_sql}, {values_sql}, {digest} {from_sql} {where_sql}"
-    sql = (f"INSERT INTO outbox ({columns}, send_after, next_attempt_at, created_at, key_digest)"
-           f" {select_sql} ORDER BY {order_sql} ON CONFLICT (key_digest) DO NOTHING")
-    return max(0, int(connection.exec_driver_sql(sql, params).rowcount))
+    head = f"INSERT INTO outbox ({columns}, send_after, next_attempt_at, created_at, key_digest)"
+    on_conflict = " ON CONFLICT (key_digest) DO NOTHING"
+    if connection.dialect.name != "postgresql":
+        sql = f"{head} SELECT {key_sql}, {values_sql}, {digest} {from_sql} {where_sql} ORDER BY {order_sql}"
+        return max(0, int(connection.exec_driver_sql(sql + on_conflict, params).rowcount))
+    sql = (f"{head} SELECT {key_sql}, {values_sql}, d.digest {from_sql}"
+           f" CROSS JOIN LATERAL (SELECT {digest} AS digest OFFSET 0) d {where_sql}"
+           " AND NOT EXISTS (SELECT 1 FROM outbox x WHERE x.key_digest = d.digest)"
+           f" ORDER BY {order_sql}")
+    connection.exec_driver_sql("SAVEPOINT insert_selected")
+    try:
+        inserted = connection.exec_driver_sql(sql, params).rowcount
+    except IntegrityError as error:
+        connection.exec_driver_sql("ROLLBACK TO SAVEPOINT insert_selected")
+        if getattr(error.orig, "sqlstate", None) != UNIQUE_VIOLATION:
+            raise
+        inserted = connection.exec_driver_sql(sql + on_conflict, params).rowcount
+    connection.exec_driver_sql("RELEASE SAVEPOINT insert_selected")
+    return max(0, int(inserted))
 
 
-def cancel_done(session: Session, today: date, org_id: int | None = None) -> int:
+def cancel_done(session: Session, today: date, org_id: int | None = None, known_open: str | None = None) -> int:
     """Cancel pending reminders whose occurrence is no longer open at `today`: done (logging an action
     stops every reminder not yet sent), deactivated with its obligation, or gone altogether (the outbox
-    has no foreign keys to cascade a deletion: this is where such rows end)."""
+    has no foreign keys to cascade a deletion: this is where such rows end).
+
+    `known_open` names a table (the planner's `plan_open`, PostgreSQL) whose `occ_id` column lists
+    occurrences this transaction found open at `today`: their reminders are not looked up one by one.
+    Planning again at national scale found ~110,000 pending reminders, nearly all of occurrences it
+    had just selected, and two index lookups each cost more than the rest of the run."""
     occ = OccurrenceRow.__table__.alias("occ")
     ob = ObligationRow.__table__.alias("ob")
     # OFFSET 0 keeps the EXISTS a per-row lookup by primary key: flattened into a semi-join, PostgreSQL
@@ -200,9 +223,16 @@ def cancel_done(session: Session, today: date, org_id: int | None = None) -> int
         ob.c.id == occ.c.obligation_id,
         or_(occ.c.done_on.is_(None), occ.c.done_on > today), occ.c.active.is_(True), ob.c.active.is_(True),
     ).offset(0).exists()
-    pending = [OutboxRow.status == "pending", OutboxRow.kind == "reminder", ~still_open]
+    pending = [OutboxRow.status == "pending", OutboxRow.kind == "reminder"]
     if org_id is not None:
         pending.append(OutboxRow.org_id == org_id)
+    if known_open is not None:
+        # Apart (MATERIALIZED): one hash anti-join, and only the reminders it leaves are looked up.
+        listed = table(known_open, column("occ_id"))
+        unknown = (select(OutboxRow.id).where(*pending, ~select(listed.c.occ_id).where(
+            listed.c.occ_id == OutboxRow.occurrence_id).exists()).cte("unknown").prefix_with("MATERIALIZED"))
+        pending = [OutboxRow.id.in_(select(unknown.c.id)), OutboxRow.status == "pending"]
+    pending.append(~still_open)
     if session.get_bind().dialect.name == "postgresql":
         # Rows a dispatcher holds (leasing them now) are left to it: it checks at send time that a row is
         # still wanted (`outbox_wanted`), and the next planning run cancels what is still pending. Waiting
