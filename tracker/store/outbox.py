@@ -227,10 +227,14 @@ def cancel_done(session: Session, today: date, org_id: int | None = None, known_
     if org_id is not None:
         pending.append(OutboxRow.org_id == org_id)
     if known_open is not None:
-        # Apart (MATERIALIZED): one hash anti-join, and only the reminders it leaves are looked up.
+        # Apart (MATERIALIZED), so that only the reminders it leaves are looked up. NOT IN, read by
+        # PostgreSQL as one hash of the listed ids whatever it expects of the outbox: as NOT EXISTS it
+        # became a nested loop over the list for each reminder when the outbox's statistics were stale
+        # (counted while the table was empty): over nine minutes at national scale.
         listed = table(known_open, column("occ_id"))
-        unknown = (select(OutboxRow.id).where(*pending, ~select(listed.c.occ_id).where(
-            listed.c.occ_id == OutboxRow.occurrence_id).exists()).cte("unknown").prefix_with("MATERIALIZED"))
+        unknown = (select(OutboxRow.id).where(*pending, or_(OutboxRow.occurrence_id.is_(None),
+                                                            OutboxRow.occurrence_id.not_in(select(listed.c.occ_id))))
+                   .cte("unknown").prefix_with("MATERIALIZED"))
         pending = [OutboxRow.id.in_(select(unknown.c.id)), OutboxRow.status == "pending"]
     pending.append(~still_open)
     if session.get_bind().dialect.name == "postgresql":
