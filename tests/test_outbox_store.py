@@ -7,14 +7,17 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import Engine, exc, text
+from sqlalchemy import Engine, exc, select, text
 
 from config.loader import LoadResult
 from jobs import plan
 from tests.conftest import REPO
 from tests.fixtures_reminders import AS_OF, outbox, sync_sample
+from tracker.domain.reminders import reminder_key
 from tracker.store import outbox_claims
 from tracker.store.db import session_scope
+from tracker.store.models import OutboxRow
+from tracker.store.outbox_keys import of_occurrences
 
 OUTBOX_SQL = re.compile(r"\b(?:INTO|FROM|UPDATE|JOIN)\s+outbox\b", re.IGNORECASE)
 
@@ -99,3 +102,28 @@ def test_claims_on_postgresql_take_turns_so_a_persons_day_is_never_cut_in_two(po
             second.execute(text("SET LOCAL lock_timeout = '300ms'"))
             with pytest.raises(exc.OperationalError, match="lock timeout"):
                 outbox_claims.claim(second, "b", AS_OF, 300, 100)
+
+
+def test_an_occurrences_reminders_are_one_range_of_the_unique_key(engine: Engine) -> None:
+    # The outbox has no index on occurrence_id: of_occurrences reads ranges of key_digest. Neighbours stay
+    # apart, also where the id's last byte carries over (255, 256) and at the largest id.
+    ids = [1, 255, 256, 2**31 - 1]
+    with session_scope(engine) as session:
+        for occ in ids:
+            for who in ("a", "b"):
+                session.add(OutboxRow(key=reminder_key(occ, "due", who), kind="reminder", org_id=1, occurrence_id=occ,
+                                      stage="due", recipient=who, destination="mailto:x@example.org",
+                                      send_after=AS_OF, next_attempt_at=AS_OF, created_at=AS_OF))
+        session.add(OutboxRow(key="digest:1:2566-10", kind="digest", org_id=1, recipient="x",
+                              destination="mailto:x@example.org", send_after=AS_OF, next_attempt_at=AS_OF,
+                              created_at=AS_OF))
+
+    def of(wanted: list[int]) -> list[int | None]:
+        with session_scope(engine) as session:
+            return sorted(session.scalars(select(OutboxRow.occurrence_id).where(
+                of_occurrences(OutboxRow.key_digest, OutboxRow.occurrence_id, wanted))), key=lambda o: o or 0)
+
+    for occ in ids:
+        assert of([occ]) == [occ, occ]
+    assert of([255, 2**31 - 1]) == [255, 255, 2**31 - 1, 2**31 - 1]
+    assert of([0]) == [] and of([]) == []

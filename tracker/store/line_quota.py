@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from tracker.domain.model import LineChannel
 from tracker.store.line_models import LineQuotaRow
 from tracker.store.models import OrganisationRow, OutboxRow
+from tracker.store.outbox_keys import of_occurrences
 from tracker.store.repo import line_channel_from, line_channel_of
 
 
@@ -131,6 +132,7 @@ def carried_elsewhere(session: Session, outbox_id: int) -> str | None:
         return None
     return session.scalar(select(OutboxRow.destination).where(
         OutboxRow.org_id == row.org_id, OutboxRow.recipient == row.recipient, OutboxRow.kind == "reminder",
-        OutboxRow.occurrence_id == row.occurrence_id, OutboxRow.stage == row.stage, OutboxRow.id != row.id,
+        of_occurrences(OutboxRow.key_digest, OutboxRow.occurrence_id, [row.occurrence_id]),
+        OutboxRow.stage == row.stage, OutboxRow.id != row.id,
         OutboxRow.destination.not_like("line%"), OutboxRow.status.in_(("pending", "leased", "sent")))
         .order_by(OutboxRow.id).limit(1))

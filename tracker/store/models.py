@@ -267,7 +267,8 @@ class OutboxRow(Base):
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_claim", "status", "next_attempt_at"),
-        Index("ix_outbox_occurrence", "occurrence_id"),
+        # No index on occurrence_id: an occurrence's reminders are a range of key_digest's unique index
+        # (tracker.store.outbox_keys.of_occurrences), and a second index cost every planned row.
         # Only bundled rows: the ~110,000 a national planning run adds have none yet, and need no entry.
         Index("ix_outbox_bundle_key", "bundle_key", postgresql_where=text("bundle_key IS NOT NULL"),
               sqlite_where=text("bundle_key IS NOT NULL")),

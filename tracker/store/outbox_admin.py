@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from tracker.domain.errors import NotFoundError, TrackerError
 from tracker.store.models import ContactRow, DestinationHealthRow, ObligationRow, OccurrenceRow, OutboxRow
+from tracker.store.outbox_keys import of_occurrences
 
 RETRYABLE = ("failed", "dead", "skipped", "cancelled")
 
@@ -107,10 +108,13 @@ def org_messages(session: Session, org_id: int, status: str | None = None, limit
 
 def obligation_messages(session: Session, org_id: int, obligation: str) -> list[ListedMessage]:
     """Every reminder of one obligation's occurrences, in sending order (the obligation's history)."""
+    occurrences = session.scalars(
+        select(OccurrenceRow.id).join(ObligationRow, ObligationRow.id == OccurrenceRow.obligation_id)
+        .where(ObligationRow.org_id == org_id, ObligationRow.code == obligation)).all()
     query = (select(OutboxRow, ObligationRow.code, OccurrenceRow.period)
              .join(OccurrenceRow, OccurrenceRow.id == OutboxRow.occurrence_id)
              .join(ObligationRow, ObligationRow.id == OccurrenceRow.obligation_id)
-             .where(ObligationRow.org_id == org_id, ObligationRow.code == obligation)
+             .where(of_occurrences(OutboxRow.key_digest, OutboxRow.occurrence_id, occurrences))
              .order_by(OutboxRow.send_after, OutboxRow.id))
     return [ListedMessage(r.id, r.kind, r.status, r.stage, code, period, r.recipient, r.destination, r.send_after,
                           r.attempts, r.sent_at, r.last_error, r.skip_reason)

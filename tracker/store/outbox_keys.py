@@ -9,6 +9,10 @@ then the first 12 bytes of the key's SHA-256: one occurrence's reminders sit tog
 the rows a planning run inserts (in occurrence order) land on a few index pages instead of thousands of
 random ones, and two keys of the same occurrence would have to share 96 bits of SHA-256 to collide.
 
+The same order makes the index serve as the outbox's index of occurrences: the reminders of one
+occurrence are one range of it (`of_occurrences`), and a second index on `occurrence_id`, which every
+inserted row paid for (~0.1 s of a national planning run), is not needed.
+
 The text stays in the row (`key`, not indexed) for people and the providers' idempotency keys. The same
 value is computed in Python (`key_digest`) and in SQL (`key_digest_sql`: PostgreSQL's own functions; on
 SQLite `occurrence_key_digest`, registered on every connection by `tracker.store.db.open_engine`).
@@ -19,6 +23,8 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable
+
+from sqlalchemy import ColumnElement, SQLColumnExpression, and_, false, or_
 
 from tracker.domain.reminders import REMINDER_KEY
 
@@ -48,6 +54,20 @@ def occurrence_key_digest(occurrence: int, key: str) -> bytes:
 def digests(keys: Iterable[str]) -> list[bytes]:
     """The digests of natural keys, to look their rows up by the unique index."""
     return [key_digest(key) for key in keys]
+
+
+def occurrence_digests(occurrence: int) -> tuple[bytes, bytes]:
+    """The lowest and the highest `key_digest` a reminder of `occurrence` can have."""
+    head = occurrence.to_bytes(4, "big")
+    return head + bytes(HASH_BYTES), head + b"\xff" * HASH_BYTES
+
+
+def of_occurrences(digest: SQLColumnExpression[bytes], occurrence: SQLColumnExpression[int | None],
+                   occurrences: Iterable[int]) -> ColumnElement[bool]:
+    """The outbox rows of `occurrences` (given the table's `key_digest` and `occurrence_id` columns), read
+    as ranges of the unique index."""
+    ranges = [and_(digest.between(*occurrence_digests(o)), occurrence == o) for o in sorted(set(occurrences))]
+    return or_(*ranges) if ranges else false()
 
 
 def key_digest_sql(key: str, occurrence: str, dialect: str) -> str:

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker.store.models import OutboxRow
+from tracker.store.outbox_keys import of_occurrences
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class SentReminder:
 def sent_for(session: Session, occurrence_id: int) -> list[SentReminder]:
     """Every reminder of the occurrence that was sent, oldest first (destinations reduced to their channel)."""
     rows = session.execute(select(OutboxRow.sent_at, OutboxRow.recipient, OutboxRow.destination, OutboxRow.stage)
-                           .where(OutboxRow.occurrence_id == occurrence_id, OutboxRow.status == "sent")
+                           .where(of_occurrences(OutboxRow.key_digest, OutboxRow.occurrence_id, [occurrence_id]),
+                                  OutboxRow.status == "sent")
                            .order_by(OutboxRow.sent_at))
     return [SentReminder(at, who, dest.split(":", 1)[0], stage) for at, who, dest, stage in rows if at is not None]
