@@ -10,7 +10,9 @@ Workers are spawned, not forked: the scheduler's process runs threads (APSchedul
 dispatcher's) and holds pooled connections, which a forked child would inherit mid-use. Each worker
 opens its own engine on the same database and disposes of it when it exits. Small sweeps stay in the
 calling process: starting a worker (importing the application) costs about as much as a batch, and an
-in-memory SQLite database cannot be shared at all.
+in-memory SQLite database cannot be shared at all. A spawned worker imports the caller's main module
+again: a script that runs many batches must keep its work under `if __name__ == "__main__":` (the
+`tracker` command, `python -m bench.…` and pytest do).
 """
 
 from __future__ import annotations
