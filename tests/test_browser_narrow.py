@@ -1,7 +1,8 @@
 """The admin pages and the board at phone width (390×844) in a real Chromium: nothing wider than the
 screen (the contacts and outbox tables were), the paused-channel banner in a warning colour (it had none), Thai words
 whole in narrow columns (the outbox and the board's unit column broke them mid-word), and the outbox's
-item column headed 'รายการ' as officials call an item of a measure (it said 'ภาระงาน')."""
+item column headed 'รายการ' as officials call an item of a measure (it said 'ภาระงาน'); an obligation's
+reminder history as cards too (its table squeezed 'ผู้รับผิดชอบ' into a column one syllable wide)."""
 
 from __future__ import annotations
 
@@ -32,10 +33,12 @@ TABLE_WIDTHS = (680, 768, 1024, 1280)
 PAGES = {"contacts": ("/admin/makha/contacts", "main td, main th"),
          "outbox": ("/admin/makha/outbox", "main td, main th"),
          "outbox-dead": ("/admin/makha/outbox?status=dead", "main td, main th"),
-         "board": ("/o/makha", "#board td.unit, #board th")}
+         "board": ("/o/makha", "#board td.unit, #board th"),
+         # an obligation's history with the reminders planned on 21 October 2022 (M03-1's 7 days before)
+         "history": ("/trail/makha/obligations/M03-1", "main table td, main table th")}
 # The other admin pages: no wider than the screen either (their tables scroll in their box).
 OTHER_PAGES = ("/admin/makha/", "/admin/makha/access", "/admin/makha/config", "/admin/makha/report-import",
-               "/trail/makha/audit", "/trail/makha/obligations/O10-1", "/o/makha/ob/O10-1", "/overview")
+               "/trail/makha/audit", "/o/makha/ob/O10-1", "/overview")
 
 # The text of each text node under the selected elements, with the line (top of its box) each character
 # is drawn on (None for marks drawn on the character before).
