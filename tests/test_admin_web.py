@@ -119,6 +119,7 @@ def test_api_tokens_and_feeds_are_created_shown_once_and_revoked(admin: FlaskCli
     assert api.status_code == 200
     listing = admin.get("/admin/makha/access").text
     assert token not in listing and token[:10] in listing
+    assert not re.search(r"\d{4}-\d\d-\d\d", listing) and "๒๕๖๖ เวลา" in listing  # it said 2023-04-30
     feed = admin.post("/admin/makha/feeds", data={"unit": "palad", "csrf_token": csrf_of(page)})
     [url] = re.findall(r"http://[^\s<\"]+/feeds/cal_[A-Za-z0-9_-]+\.ics", feed.text)
     assert admin.get(url.split("tracker.test", 1)[-1]).status_code == 200

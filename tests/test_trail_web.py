@@ -132,6 +132,16 @@ def test_the_audit_page_lists_changes_newest_first_and_filters(client: FlaskClie
     assert "withdrawn" not in only_tokens
 
 
+def test_the_audit_page_writes_times_as_officials_do(client: FlaskClient, sqlite_engine: Engine) -> None:
+    """It wrote "2023-04-30 03:00" under "เวลา (UTC)"."""
+    logged(sqlite_engine)  # at NOW: 30 April 2023, 10:00 in Bangkok
+    sign_in(client, MAKHA_ADMIN)
+    thai = client.get("/trail/makha/audit?lang=th").text
+    assert "๓๐ เมษายน ๒๕๖๖ เวลา ๑๐:๐๐ น." in thai
+    assert "2023-04-30" not in thai and "UTC" not in thai
+    assert "30 April 2023 10:00" in client.get("/trail/makha/audit?lang=en").text
+
+
 def test_a_unit_head_hands_an_officers_reminders_to_a_colleague(client: FlaskClient, sqlite_engine: Engine) -> None:
     sign_in(client, PALAD_HEAD)
     page = client.get("/trail/makha/handovers")
