@@ -4,6 +4,7 @@ withdraw or correct (with a CSRF token); the audit page is the admins'; hand-ove
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -54,6 +55,11 @@ def test_the_author_withdraws_and_the_history_shows_who_when_and_channel(client:
     assert done.status_code == 302
     page = history(client)
     assert "ถอนแล้วโดย เจ้าหน้าที่ผู้รับผิดชอบ สำนักปลัด ทาง เว็บ" in page and "บันทึกผิดภาระงาน" in page
+    # Dates and times as officials write them (it said "2022-12-20", "2023-04-30 03:00 UTC"): the day done,
+    # when it was recorded and withdrawn (the form's date field keeps ISO, which it reads).
+    shown = page.replace('value="2022-12-20"', "")
+    assert "๒๐ ธันวาคม ๒๕๖๕" in shown and "เมื่อ ๓๐ เมษายน ๒๕๖๖ เวลา ๑๐:๐๐ น." in shown
+    assert "UTC" not in shown and not re.search(r"\d{4}-\d\d-\d\d", shown)
     assert f"/trail/makha/actions/{action_id}/withdraw" not in page  # nothing left to withdraw
     with session_scope(sqlite_engine) as session:
         assert list_actions(session, "makha", "O10-3") == []
@@ -150,7 +156,7 @@ def test_a_unit_head_hands_an_officers_reminders_to_a_colleague(client: FlaskCli
             "ends_on": "2023-05-12"}
     assert client.post("/trail/makha/handovers", data=form).status_code == 400  # no CSRF token
     done = client.post("/trail/makha/handovers", data={**form, "csrf_token": csrf_of(page.text)})
-    assert done.status_code == 200 and "2023-05-01 – 2023-05-12" in done.text
+    assert done.status_code == 200 and "๑ พฤษภาคม ๒๕๖๖ – ๑๒ พฤษภาคม ๒๕๖๖" in done.text
     # a finance officer is not the palad head's to hand over
     other = {**form, "from_name": "เจ้าหน้าที่ผู้รับผิดชอบ กองคลัง", "csrf_token": csrf_of(page.text)}
     assert client.post("/trail/makha/handovers", data=other).status_code == 403
