@@ -245,17 +245,26 @@ def run_forever(service: Service, scheduler: BlockingScheduler) -> None:
     claiming, and the sweeps in flight finish (a send in progress completes and is recorded, or its
     lease is released) before this returns."""
 
+    stoppers: list[threading.Thread] = []
+
     def stop(signum: int, _frame: FrameType | None) -> None:
         if service.stopping.is_set():
             return
         log.info("%s received: finishing the sends in flight, then stopping", signal.Signals(signum).name)
         service.stopping.set()
-        scheduler.shutdown(wait=True)
+        # Shut down from a thread, never here: the signal interrupts the main thread wherever it is, and
+        # inside APScheduler submitting a sweep it holds the thread pool's lock, which a shutdown run in
+        # this handler then waited for for ever (`tracker run` stopped while starting hung).
+        stopper = threading.Thread(target=scheduler.shutdown, kwargs={"wait": True}, name="stop")
+        stoppers.append(stopper)
+        stopper.start()
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         scheduler.start()
     finally:
+        for stopper in stoppers:  # the sweeps in flight finish before this returns
+            stopper.join()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     log.info("stopped")
