@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -40,8 +42,25 @@ def session_cookie(app: Flask, destination: str) -> str:
     return str(serializer.dumps({"_user_id": destination, "_fresh": True}))
 
 
+@contextmanager
+def admin_at_phone_width(base: str, app: Flask) -> Iterator[Any]:
+    """A Chromium page (Playwright's `Page`) at phone width, 390×844 in Thai, signed in as Makha's admin;
+    the browser is closed afterwards."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            context = browser.new_context(viewport={"width": 390, "height": 844}, locale="th-TH")
+            context.add_cookies([{"name": app.config.get("SESSION_COOKIE_NAME", "session"),
+                                  "value": session_cookie(app, MAKHA_ADMIN), "url": base}])
+            yield context.new_page()
+        finally:
+            browser.close()
+
+
 def test_an_admin_sees_located_errors_then_applies_a_good_file(served: tuple[str, Flask], tmp_path: Path) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     base, app = served
     broken = SAMPLE.read_text(encoding="utf-8").replace("fiscal_year = 2566", "fiscal_year = 2023", 1).replace(
@@ -54,12 +73,7 @@ def test_an_admin_sees_located_errors_then_applies_a_good_file(served: tuple[str
     (tmp_path / "good" / "makha.toml").write_text(good, encoding="utf-8")
     SHOTS.mkdir(parents=True, exist_ok=True)
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        context = browser.new_context(viewport={"width": 390, "height": 844}, locale="th-TH")
-        context.add_cookies([{"name": app.config.get("SESSION_COOKIE_NAME", "session"),
-                              "value": session_cookie(app, MAKHA_ADMIN), "url": base}])
-        page = context.new_page()
+    with admin_at_phone_width(base, app) as page:
         page.goto(f"{base}/admin/makha/config")
         page.set_input_files("input[type=file]", str(tmp_path / "broken" / "makha.toml"))
         page.click("#preview-button")
@@ -78,6 +92,5 @@ def test_an_admin_sees_located_errors_then_applies_a_good_file(served: tuple[str
         page.click("#apply")
         expect(page.locator("#applied")).to_contain_text("ใช้ไฟล์ตั้งค่าใหม่แล้ว")
         page.screenshot(path=str(SHOTS / "admin-config-applied-390.png"), full_page=True)
-        browser.close()
     assert width <= 390 + 1, f"the page scrolls sideways at phone width ({width}px)"
     assert (tmp_path / "orgs" / "makha.toml").read_text(encoding="utf-8") == good

@@ -17,8 +17,7 @@ from sqlalchemy import Engine, update
 
 from jobs import plan
 from tests.fixtures_reminders import outbox
-from tests.test_browser_admin import CHROMIUM, FLAGS, SHOTS, session_cookie
-from tests.web_support import MAKHA_ADMIN
+from tests.test_browser_admin import CHROMIUM, SHOTS, admin_at_phone_width
 from tests.webapp import NOW, make_app
 from tracker.store.db import session_scope
 from tracker.store.models import DeliveryAttemptRow, OutboxRow
@@ -107,17 +106,10 @@ def served(sqlite_engine: Engine, tmp_path: Path) -> Iterator[tuple[str, Flask]]
 
 
 def test_admin_pages_and_the_board_fit_a_phone(served: tuple[str, Flask]) -> None:
-    from playwright.sync_api import sync_playwright
-
     base, app = served
     SHOTS.mkdir(parents=True, exist_ok=True)
     found: dict[str, dict[str, Any]] = {}
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        context = browser.new_context(viewport={"width": 390, "height": 844}, locale="th-TH")
-        context.add_cookies([{"name": app.config.get("SESSION_COOKIE_NAME", "session"),
-                              "value": session_cookie(app, MAKHA_ADMIN), "url": base}])
-        page = context.new_page()
+    with admin_at_phone_width(base, app) as page:
         for name, (path, cells) in PAGES.items():
             page.goto(base + path)
             page.screenshot(path=str(SHOTS / f"narrow-{name}-390.png"), full_page=True)
@@ -141,7 +133,6 @@ def test_admin_pages_and_the_board_fit_a_phone(served: tuple[str, Flask]) -> Non
         banner = page.locator("p.notice.warning").first
         found["banner"] = {"background": banner.evaluate("e => getComputedStyle(e).backgroundColor"),
                            "headers": page.locator("main thead th").all_inner_texts()}
-        browser.close()
     for name in [*PAGES, *OTHER_PAGES, *(f"board at {width}" for width in TABLE_WIDTHS)]:
         assert found[name]["width"] <= found[name]["screen"], f"{name}: wider than the screen: {found[name]}"
         assert found[name]["broken"] == [], f"{name}: words broken across lines: {found[name]['broken']}"
