@@ -6,11 +6,15 @@ Each message is sent with its natural key, which the notifiers turn into the pro
 (LINE's `X-Line-Retry-Key`): a dispatcher that dies between sending and recording leaves a leased row
 whose lease expires; the next run sends it again with the same key, LINE answers 409 ("already
 accepted"), and the message is delivered exactly once. E-mail and webhooks have no such key: for them
-only the heartbeat and the per-result record keep a live dispatcher's rows from being sent twice.
+only the heartbeat and the per-result record keep a live dispatcher's rows from being sent twice, and a
+worker sends a message only while its lease has at least the longest a send may take left (`LAPSED`
+otherwise): a dispatcher whose heartbeat stalled (its main thread held up) lets the rows it has not sent
+go to the next claim instead of racing the dispatcher that takes them.
 """
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections import Counter
@@ -56,6 +60,8 @@ from tracker.store.outbox_claims import Claimed
 from tracker.store.outbox_wanted import cancel, unwanted_reason
 
 MAX_ATTEMPTS = 8
+log = logging.getLogger("tracker.dispatch")
+LAPSED = "lease ran out before the send"  # `send_bundle`'s verdict on a member it no longer holds
 
 
 class Sender(Protocol):
@@ -72,6 +78,7 @@ class DispatchResult:
     claimed: int = 0
     statuses: Counter[str] = field(default_factory=Counter)
     closed_orgs: int = 0  # organisations outside their sending hours (their messages wait)
+    lapsed: int = 0  # messages not sent because their lease ran out first (a stalled heartbeat); they wait
 
     @property
     def sent(self) -> int:
@@ -107,7 +114,8 @@ def send_bundle(sender: Sender, limits: ChannelLimits, bundle: Bundle, clock: Ca
             reasons[m.id] = unwanted(m)
         except Exception:  # the database is busy: sending what was claimed is the lesser harm
             reasons[m.id] = None
-    dropped = [Outcome(m, clock(), 0, cancelled=r) for m in bundle.members if (r := reasons[m.id]) is not None]
+    dropped = [Outcome(m, clock(), 0, lapsed=True) if r == LAPSED else Outcome(m, clock(), 0, cancelled=r)
+               for m in bundle.members if (r := reasons[m.id]) is not None]
     kept = [m for m in bundle.members if reasons[m.id] is None]
     if not kept:
         return dropped
@@ -181,9 +189,15 @@ def run_once(engine: Engine, now: datetime, notifiers: Sender, owner: str, *, le
     def clock() -> datetime:  # `now` advanced by the real time this run has taken
         return now + timedelta(seconds=time.monotonic() - started)
 
+    # A send takes at most the timeout; a third of a lease is what the heartbeat's renewals always leave.
+    fence = timedelta(seconds=min(notifiers.settings.http_timeout_seconds, lease_seconds / 3))
+
     def unwanted(claimed: Claimed) -> str | None:  # in the worker, right before the send
         with factory() as session:
-            return unwanted_reason(session, claimed.id, clock().astimezone(BANGKOK).date())
+            now = clock()
+            if not outbox_claims.held(session, claimed.id, owner, now + fence):
+                return LAPSED
+            return unwanted_reason(session, claimed.id, now.astimezone(BANGKOK).date())
 
     result = DispatchResult()
     with factory.begin() as session:
@@ -221,7 +235,8 @@ def run_once(engine: Engine, now: datetime, notifiers: Sender, owner: str, *, le
                 outcomes = [o for f in done for o in f.result()]
                 for f in done:
                     del in_flight[f]
-                pace.observe([o for o in outcomes if o.cancelled is None])
+                pace.observe([o for o in outcomes if o.cancelled is None and not o.lapsed])
+                result.lapsed += sum(o.lapsed for o in outcomes)
                 with factory.begin() as session:
                     result.statuses.update(record(session, outcomes, owner, max_attempts, rng).values())
                 quota.observe(outcomes, clock())
@@ -231,6 +246,9 @@ def run_once(engine: Engine, now: datetime, notifiers: Sender, owner: str, *, le
                     outbox_claims.renew(session, owner, [m.id for b in in_flight.values() for m in b.members],
                                         clock(), lease_seconds)
                 renewed = time.monotonic()
+    if result.lapsed:
+        log.warning("%d message(s) not sent: their lease ran out before the send (this dispatcher was held up);"
+                    " the next claim sends them", result.lapsed)
     return result
 
 
@@ -293,6 +311,7 @@ def record(session: Session, outcomes: list[Outcome], owner: str, max_attempts: 
     """Record finished sends; a destination that refused for good is marked broken and its admins told.
     A message found unwanted at send time is cancelled (no attempt: nothing was sent). A channel-wide
     failure leaves its messages pending, costs them no attempt, and tells the admins once a day."""
+    outcomes = [o for o in outcomes if not o.lapsed]  # no longer ours: whoever holds them now records them
     statuses = {o.claimed.id: "cancelled" for o in outcomes
                 if o.cancelled is not None and cancel(session, o.claimed.id, owner, o.cancelled)}
     for o in outcomes:

@@ -42,6 +42,7 @@ class Outcome:
     error: DeliveryError | None = None
     cancelled: str | None = None  # why it was not sent: no longer wanted at send time
     deferred: bool = False  # not sent: its channel was paused by an earlier failure in this run
+    lapsed: bool = False  # not sent: its lease ran out (or was taken) before the send; left to the next claim
 
 
 def message_of(claimed: Claimed) -> OutgoingMessage:

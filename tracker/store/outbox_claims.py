@@ -111,6 +111,14 @@ def renew(session: Session, owner: str, ids: Sequence[int], now: datetime, lease
     return sorted(session.execute(stmt).scalars())
 
 
+def held(session: Session, outbox_id: int, owner: str, until: datetime) -> bool:
+    """Whether `owner` still holds message `outbox_id` under a lease that lasts at least until `until`:
+    the fence a worker checks right before it sends (a read: the heartbeat does the renewing)."""
+    return session.scalar(select(OutboxRow.id).where(
+        OutboxRow.id == outbox_id, OutboxRow.status == "leased", OutboxRow.lease_owner == owner,
+        OutboxRow.lease_until >= until)) is not None
+
+
 def load(session: Session, ids: Sequence[int], owner: str) -> list[Claimed]:
     rows = session.execute(select(OutboxRow).where(OutboxRow.id.in_(list(ids)), OutboxRow.lease_owner == owner)
                            .order_by(OutboxRow.id)).scalars()
