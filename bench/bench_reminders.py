@@ -4,6 +4,7 @@
     python -m bench.bench_reminders --orgs 200      # smaller
     python -m bench.bench_reminders --scales 0.125 0.25 0.5 1 --skip-dispatch   # planning at four sizes
     BENCH_DATABASE_URL=postgresql+psycopg://… python -m bench.bench_reminders   # PostgreSQL (emptied first)
+    python -m bench.bench_reminders --history 3000000 --skip-dispatch   # an outbox with a year behind it
 
 Prints, in one run: the time and peak memory to plan one day's reminders cold and again (the second
 must create nothing) next to the single SQL query that selects the same rows (the floor), after the
@@ -29,7 +30,7 @@ from sqlalchemy import Engine, Text, cast, select
 from sqlalchemy.orm import Session
 
 from bench.dispatch_bench import dispatch_benchmarks
-from bench.national_db import build, empty_database
+from bench.national_db import build, empty_database, fill_history
 from jobs import plan
 from jobs.plan_context import calendar_from_text, load_contexts, policy_from_text
 from jobs.plan_recipients import refresh_recipients
@@ -183,13 +184,16 @@ def fill_recipients(engine: Engine) -> tuple[float, int]:
         return timed(lambda: refresh_recipients(session))
 
 
-def plan_bench(url: str | None, orgs: int, obligations: int, day: date) -> tuple[bool, datetime]:
-    """Build a database of `orgs` organisations and time planning `day` on it; True when planning again
-    created nothing."""
+def plan_bench(url: str | None, orgs: int, obligations: int, day: date, history: int = 0) -> tuple[bool, datetime]:
+    """Build a database of `orgs` organisations (and `history` reminders sent before) and time planning `day`
+    on it; True when planning again created nothing."""
     engine, backend = fresh_engine(url)
     print(f"# backend {backend}; {orgs:,} organisations × {obligations} obligations; load average {load_average()}")
     seconds, counts = timed(lambda: build(engine, orgs, obligations))
     print(f"built in {seconds:.1f} s: " + ", ".join(f"{n:,} {t}" for t, n in counts.items()) + " (about half done)")
+    if history:
+        seconds, _ = timed(lambda: fill_history(engine, history))
+        print(f"outbox history: {history:,} reminders sent before, added in {seconds:.1f} s")
     now = datetime.combine(day, dtime(8, 0), tzinfo=BANGKOK)
     floor = floor_query(engine, day)
     first_s, first_cpu, floor_rows = floor()  # on a cold cache: it counts only if no later run is faster
@@ -225,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--line-rate", type=float, default=2000, help="LINE push limit per channel (msg/s)")
     parser.add_argument("--limited-rate", type=float, default=200, help="a tighter limit to show it holds")
     parser.add_argument("--skip-dispatch", action="store_true")
+    parser.add_argument("--history", type=int, default=0,
+                        help="reminders sent before, in the outbox before planning (a national year: millions)")
     parser.add_argument("--scales", type=float, nargs="+", default=[1.0],
                         help="plan at these fractions of --orgs, one fresh database each (e.g. 0.125 0.25 0.5 1)")
     args = parser.parse_args(argv)
@@ -232,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     ok = True
     now = datetime.combine(args.day, dtime(8, 0), tzinfo=BANGKOK)
     for scale in args.scales:
-        planned_ok, now = plan_bench(url, max(1, round(args.orgs * scale)), args.obligations, args.day)
+        planned_ok, now = plan_bench(url, max(1, round(args.orgs * scale)), args.obligations, args.day, args.history)
         ok = ok and planned_ok
     if not args.skip_dispatch:
         dispatch_benchmarks(args, now.replace(hour=10))

@@ -20,6 +20,7 @@ from tracker.domain.rules import DueRule, FiscalYearRule, Frequency, MonthRule, 
 from tracker.domain.workdays import WorkCalendar
 from tracker.store.db import migrate, open_engine
 from tracker.store.models import address_key
+from tracker.store.outbox_keys import key_digest_sql
 from tracker.store.repo import policy_to_json
 
 FY = 2566
@@ -178,6 +179,40 @@ def build(engine: Engine, orgs: int, per_org: int = 40, actions: bool = False) -
     with engine.begin() as conn:  # fresh statistics, as a production database would have
         conn.exec_driver_sql("ANALYZE")
     return counts
+
+
+HISTORY_START = "2022-10-01"  # sent before the bench's days; 170 days of it
+
+
+def fill_history(engine: Engine, count: int) -> None:
+    """Add `count` reminders sent in earlier months to the outbox (which the service never empties: a year
+    at national scale holds millions), so that planning meets the indexes of a service that has been
+    running. Their occurrence ids lie beyond the real ones: no key can collide with a planned one."""
+    if count <= 0:
+        return
+    dialect = engine.dialect.name
+    occ = "(2000000000 - g.n)"
+    key = f"'occ:' || {occ} || ':before-7:sent'"
+    day = (f"(DATE '{HISTORY_START}' + (g.n % 170))" if dialect == "postgresql"
+           else f"date('{HISTORY_START}', '+' || (g.n % 170) || ' days')")
+    stamp = (f"(TIMESTAMP '{HISTORY_START}' + (g.n % 170) * INTERVAL '1 day')" if dialect == "postgresql"
+             else f"datetime('{HISTORY_START}', '+' || (g.n % 170) || ' days')")
+    numbers = "generate_series(1, :count) AS g(n)" if dialect == "postgresql" else "g"
+    head = ("" if dialect == "postgresql"
+            else "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < :count) ")
+    sql = (f"{head}INSERT INTO outbox (key, kind, org_id, occurrence_id, stage, merged_stages, stage_day, recipient,"
+           " destination, lang, status, attempts, send_after, next_attempt_at, created_at, sent_at, key_digest)"
+           f" SELECT {key}, 'reminder', g.n % 7850 + 1, {occ}, 'before-7', '', {day}, 'เจ้าหน้าที่ สำนักปลัด',"
+           f" 'line://U' || substr('00000000000000000000000000000000' || g.n, -32, 32), 'th', 'sent', 1,"
+           f" {stamp}, {stamp}, {stamp}, {stamp}, {key_digest_sql(key, occ, dialect)} FROM {numbers}")
+    if dialect == "postgresql":
+        sql = (sql.replace("substr('00000000000000000000000000000000' || g.n, -32, 32)", "lpad(g.n::text, 32, '0')")
+               .replace("%", "%%"))  # the driver's placeholders
+    with engine.begin() as conn:
+        conn.exec_driver_sql(sql.replace(":count", str(int(count))))
+    if dialect == "postgresql":  # what autovacuum does after such an insert
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE outbox")
 
 
 def empty_database(url: str | None, prefix: str) -> Engine:
