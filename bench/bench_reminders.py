@@ -27,11 +27,12 @@ from datetime import time as dtime
 from typing import TypeVar
 
 from sqlalchemy import Engine, Text, cast, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from bench.dispatch_bench import dispatch_benchmarks
 from bench.national_db import build, empty_database, fill_history
-from jobs import plan
+from config.settings import Settings
+from jobs import dispatch, plan
 from jobs.plan_context import calendar_from_text, load_contexts, policy_from_text
 from jobs.plan_recipients import refresh_recipients
 from tracker.domain.thaidate import BANGKOK
@@ -212,8 +213,26 @@ def plan_bench(url: str | None, orgs: int, obligations: int, day: date, history:
           f" (+{cold_mem['peak'] - cold_mem['before']:.0f} MB while planning)")
     print(f"  again: {ratio(again_t, floor_t)}, best of 3; created {again.created} (must be 0);"
           f" peak RSS {again_mem['peak']:.0f} MB; load average {load_average()}")
+    claims = [claim_step(engine, now + timedelta(hours=2)) for _ in range(5)]
+    print(f"  dispatch, one claim step of {CLAIM_BATCH} among {cold.created:,} due (claim, the day's companions,"
+          f" render, load), 5 in a row: fastest {min(c[0] for c in claims) * 1000:.0f} ms, slowest"
+          f" {max(c[0] for c in claims) * 1000:.0f} ms ({claims[-1][1]} rows in the last; the day takes"
+          f" ~{cold.created // CLAIM_BATCH:,} steps)")
     engine.dispose()
     return again.created == 0, now
+
+
+CLAIM_BATCH = 200  # jobs.dispatch.run_once's default batch
+
+
+def claim_step(engine: Engine, now: datetime) -> tuple[float, int]:
+    """A dispatcher's claim step, as `jobs.dispatch.run_once` takes it (committed: each step takes the
+    next due rows): (seconds, rows claimed)."""
+    factory = sessionmaker(engine, expire_on_commit=False)
+    settings = Settings.from_env({"TRACKER_SECRET_KEY": "bench-" + "k" * 40})
+    seconds, (taken, _) = timed(lambda: dispatch._claim_batch(factory, settings, "bench", now, 300, CLAIM_BATCH,
+                                                               None))
+    return seconds, taken
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -266,7 +266,11 @@ class OutboxRow(Base):
 
     __tablename__ = "outbox"
     __table_args__ = (
-        Index("ix_outbox_claim", "status", "next_attempt_at"),
+        Index("ix_outbox_claim", "status", "next_attempt_at", "id"),  # in claim order: see outbox_claims.claim
+        # An organisation's rows (its pages), and a person's rows by status and day: the whole of a person's
+        # day joins one claim, and a message already sent them today waits (outbox_bundles), without
+        # reading their ~600 reminders a year.
+        Index("ix_outbox_person", "org_id", "destination", "status", "sent_at"),
         # No index on occurrence_id: an occurrence's reminders are a range of key_digest's unique index
         # (tracker.store.outbox_keys.of_occurrences), and a second index cost every planned row.
         # Only bundled rows: the ~110,000 a national planning run adds have none yet, and need no entry.
@@ -278,7 +282,7 @@ class OutboxRow(Base):
     key: Mapped[str] = mapped_column(String(200))
     key_digest: Mapped[bytes] = mapped_column(LargeBinary(16), unique=True, default=_key_digest_of_row)
     kind: Mapped[str] = mapped_column(String(16), default="reminder")  # reminder | digest | alert
-    org_id: Mapped[int] = mapped_column(Integer, index=True)
+    org_id: Mapped[int] = mapped_column(Integer)
     occurrence_id: Mapped[int | None] = mapped_column(Integer)
     stage: Mapped[str] = mapped_column(String(32), default="")
     merged_stages: Mapped[str] = mapped_column(String(200), default="")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, or_, select, text, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, or_, select, text, union_all, update
 from sqlalchemy.orm import Session
 
 from tracker.store.models import DeliveryAttemptRow, DestinationHealthRow, OutboxRow
@@ -72,24 +72,44 @@ def any_claimable(session: Session, now: datetime) -> bool:
 
 def claim(session: Session, owner: str, now: datetime, lease_seconds: float, batch: int,
           org_ids: Sequence[int] | None = None) -> list[int]:
-    """Lease up to `batch` due rows to `owner`; returns their ids. `org_ids` limits the organisations
-    (those inside their sending hours); None means all."""
-    pick = select(OutboxRow.id).where(claimable(now)).order_by(OutboxRow.next_attempt_at, OutboxRow.id).limit(batch)
-    if org_ids is not None:
-        pick = pick.where(OutboxRow.org_id.in_(list(org_ids)))
-    if session.get_bind().dialect.name == "postgresql":
+    """Lease up to `batch` due rows to `owner`, the earliest due first; returns their ids. `org_ids` limits
+    the organisations (those inside their sending hours); None means all.
+
+    The rows due and the rows whose lease expired are read apart, each in the order of `ix_outbox_claim`
+    (status, next_attempt_at, id) and up to `batch`, then merged: a claim reads about as many rows as it
+    takes. Read together (an OR), every due row was read and sorted for each claim; and with the outbox's
+    statistics stale after a heavy day's planning, PostgreSQL compared each due row with each picked id
+    in the UPDATE: 2.5 s a claim with 109,900 reminders due."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+
+    def first(name: str, *where: ColumnElement[bool]) -> Any:
+        query = select(OutboxRow.id, OutboxRow.next_attempt_at).where(*where)
+        if org_ids is not None:
+            query = query.where(OutboxRow.org_id.in_(list(org_ids)))
+        query = query.order_by(OutboxRow.next_attempt_at, OutboxRow.id).limit(batch)
+        if postgres:
+            return query.with_for_update(skip_locked=True).cte(name).prefix_with("MATERIALIZED")
+        return query.subquery(name)
+
+    due = first("due", OutboxRow.status == "pending", OutboxRow.next_attempt_at <= now)
+    expired = first("expired", OutboxRow.status == "leased", OutboxRow.lease_until < now)
+    both = union_all(select(due.c.id, due.c.next_attempt_at), select(expired.c.id, expired.c.next_attempt_at)
+                     ).subquery("both")
+    pick = select(both.c.id).order_by(both.c.next_attempt_at, both.c.id).limit(batch)
+    if postgres:
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CLAIM_LOCK_KEY})
         # A MATERIALIZED CTE runs the pick once: as an IN (subquery), PostgreSQL may rescan it inside a
         # join, and with SKIP LOCKED each rescan finds other rows, so one claim leased more than `batch`.
-        picked = pick.with_for_update(skip_locked=True).cte("picked").prefix_with("MATERIALIZED")
-        chosen: Any = select(picked.c.id)
+        # The picked rows are locked, so they are still claimable: the UPDATE finds them by id alone.
+        picked = pick.cte("picked").prefix_with("MATERIALIZED")
+        where: list[ColumnElement[bool]] = [OutboxRow.id.in_(select(picked.c.id))]
     else:
-        # Not on SQLite: Python's sqlite3 opens a transaction only before a statement that starts with
+        # Not a CTE on SQLite: Python's sqlite3 opens a transaction only before a statement that starts with
         # INSERT, UPDATE or DELETE, so `WITH … UPDATE` committed on its own, and another dispatcher could
         # claim between it and `claim_companions`, cutting one person's day into two messages.
-        chosen = pick.scalar_subquery()
+        where = [OutboxRow.id.in_(pick.scalar_subquery()), claimable(now)]
     stmt = (update(OutboxRow)
-            .where(OutboxRow.id.in_(chosen), claimable(now))
+            .where(*where)
             .values(status="leased", lease_owner=owner, lease_until=now + timedelta(seconds=lease_seconds),
                     attempts=OutboxRow.attempts + 1)
             .returning(OutboxRow.id)
