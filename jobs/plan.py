@@ -65,6 +65,8 @@ PLAN_LOCK = 0x495441504C414E31  # pg_advisory_xact_lock key: one planner at a ti
 MAX_CATCH_UP_DAYS = 62  # beyond two months of downtime, reminders are stale: `tracker status` tells the story
 MERGED_LIMIT = 200  # outbox.merged_stages is VARCHAR(200)
 CHUNK = 5000  # rows per INSERT: bounds memory at national scale
+ANALYZE_AFTER = 1000  # a run that adds this many reminders refreshes the outbox's statistics (PostgreSQL)
+ANALYZE_SAMPLE_TARGET = 10  # ANALYZE samples 300 × this many rows
 
 
 @dataclass
@@ -295,4 +297,17 @@ def plan(session: Session, now: datetime, org: str | None = None, grace_days: in
     set_mark(session, scope, today, now)
     # Recipients on leave: their reminders follow the hand-over (after planning, so new rows move too).
     result.handed_over = handover.run_once(session, now)
+    if result.created >= ANALYZE_AFTER and session.get_bind().dialect.name == "postgresql":
+        count_new_rows(session)
     return result
+
+
+def count_new_rows(session: Session) -> None:
+    """Refresh PostgreSQL's statistics of the outbox columns that dispatch selects on, from a sample of
+    3,000 rows (~25 ms with 3,000,000 rows). PostgreSQL analyses a big table again only after a tenth of
+    it changed: after a heavy day's planning it still believed that no reminder was pending, and chose
+    plans that read every due row for each of the day's ~550 claims (130 ms a claim step). Inside this
+    transaction: the new rows count as live, and a dry run's rollback takes the statistics back too."""
+    session.execute(text(f"SET LOCAL default_statistics_target = {ANALYZE_SAMPLE_TARGET}"))
+    session.execute(text("ANALYZE outbox (status, next_attempt_at, lease_until, sent_at)"))
+    session.execute(text("SET LOCAL default_statistics_target TO DEFAULT"))
