@@ -101,15 +101,15 @@ def claim(session: Session, owner: str, now: datetime, lease_seconds: float, bat
         # A MATERIALIZED CTE runs the pick once: as an IN (subquery), PostgreSQL may rescan it inside a
         # join, and with SKIP LOCKED each rescan finds other rows, so one claim leased more than `batch`.
         # The picked rows are locked, so they are still claimable: the UPDATE finds them by id alone.
-        picked = pick.cte("picked").prefix_with("MATERIALIZED")
-        where: list[ColumnElement[bool]] = [OutboxRow.id.in_(select(picked.c.id))]
+        chosen: Any = select(pick.cte("picked").prefix_with("MATERIALIZED").c.id)
     else:
         # Not a CTE on SQLite: Python's sqlite3 opens a transaction only before a statement that starts with
         # INSERT, UPDATE or DELETE, so `WITH … UPDATE` committed on its own, and another dispatcher could
-        # claim between it and `claim_companions`, cutting one person's day into two messages.
-        where = [OutboxRow.id.in_(pick.scalar_subquery()), claimable(now)]
+        # claim between it and `claim_companions`, cutting one person's day into two messages. The one
+        # statement runs under SQLite's single write lock: the rows it picks are still claimable.
+        chosen = pick.scalar_subquery()
     stmt = (update(OutboxRow)
-            .where(*where)
+            .where(OutboxRow.id.in_(chosen))
             .values(status="leased", lease_owner=owner, lease_until=now + timedelta(seconds=lease_seconds),
                     attempts=OutboxRow.attempts + 1)
             .returning(OutboxRow.id)
