@@ -298,11 +298,11 @@ def plan(session: Session, now: datetime, org: str | None = None, grace_days: in
     # Recipients on leave: their reminders follow the hand-over (after planning, so new rows move too).
     result.handed_over = handover.run_once(session, now)
     if result.created >= ANALYZE_AFTER and session.get_bind().dialect.name == "postgresql":
-        count_new_rows(session)
+        refresh_outbox_statistics(session)
     return result
 
 
-def count_new_rows(session: Session) -> None:
+def refresh_outbox_statistics(session: Session) -> None:
     """Refresh PostgreSQL's statistics of the outbox columns that dispatch selects on, from a sample of
     3,000 rows (~25 ms with 3,000,000 rows). PostgreSQL analyses a big table again only after a tenth of
     it changed: after a heavy day's planning it still believed that no reminder was pending, and chose
