@@ -124,11 +124,23 @@ class Killer:
             threading.Timer(self.delay, self.kill).start()
 
     def kill(self) -> None:
-        # The doomed dispatcher may have found nothing to claim and exited (the other took the batch): then
-        # the one still sending dies instead, so that the kill lands where messages are in flight.
-        alive = [p for p in self.targets if p.poll() is None] or [p for p in self.others if p.poll() is None]
-        for proc in alive:
-            os.kill(proc.pid, signal.SIGKILL)
+        # The doomed dispatcher may have found nothing to claim and exited (the other took the batch), or be
+        # exiting right now, so that the signal finds it gone: then the one still sending dies instead, so
+        # that the kill lands where messages are in flight. (A CI run once had the doomed one exit under
+        # the signal and the other finish: no dispatcher died, and the trial proved nothing.)
+        for group in (self.targets, self.others):
+            alive = [p for p in group if p.poll() is None]
+            for proc in alive:
+                os.kill(proc.pid, signal.SIGKILL)
+            if any(_died_of(proc, signal.SIGKILL) for proc in alive):
+                return
+
+
+def _died_of(proc: subprocess.Popen[str], signum: int) -> bool:
+    try:
+        return proc.wait(timeout=10) == -signum
+    except subprocess.TimeoutExpired:
+        return False
 
 
 def wire_faults(line: FakeLineServer, smtp: SmtpServer, webhook: FakeWebhookServer, faults: tuple[str, ...],
