@@ -126,8 +126,8 @@ class Killer:
     def kill(self) -> None:
         # The doomed dispatcher may have found nothing to claim and exited (the other took the batch), or be
         # exiting right now, so that the signal finds it gone: then the one still sending dies instead, so
-        # that the kill lands where messages are in flight. (A CI run once had the doomed one exit under
-        # the signal and the other finish: no dispatcher died, and the trial proved nothing.)
+        # that the kill lands where messages are in flight. (A CI run once ended a trial with no dispatcher
+        # dead of the signal, most likely so: the trial proved nothing.)
         for group in (self.targets, self.others):
             alive = [p for p in group if p.poll() is None]
             for proc in alive:
