@@ -25,7 +25,7 @@ SCHEDULE = ("policy_text", "closures_text", "due", "stage", "audience", "stage_d
             "send_after")
 TYPES = {"occ_id": "integer", "org_id": "integer", "due": "date", "stage_day": "date", "send_after": "timestamp"}
 WORK_MEM = "64MB"  # for this transaction only (SET LOCAL)
-STATISTICS_TARGET = 10  # ANALYZE plan_open samples 300 × this many rows
+STATISTICS_TARGET = 10  # `analyze_sampled` reads 300 × this many rows
 ANY_UNIT = "*"  # the unit code of executives' rows (see `all_recipients`): it does not depend on the unit
 
 
@@ -59,6 +59,15 @@ def _utc(value: datetime, postgres: bool) -> Any:
 
 def _day(value: date, postgres: bool) -> Any:
     return value if postgres else value.isoformat()
+
+
+def analyze_sampled(connection: Connection, target: str) -> None:
+    """ANALYZE `target` (a table, with a column list or not) from a sample of 3,000 rows, in this transaction
+    (PostgreSQL): the counts and the few distinct values planning and dispatch depend on, not fine
+    histograms. ANALYZE's default reads 30,000 rows: a tenth of a whole national planning run."""
+    connection.exec_driver_sql(f"SET LOCAL default_statistics_target = {STATISTICS_TARGET}")
+    connection.exec_driver_sql(f"ANALYZE {target}")
+    connection.exec_driver_sql("SET LOCAL default_statistics_target TO DEFAULT")
 
 
 def key_sql(**columns: str) -> str:
@@ -134,11 +143,7 @@ class SetPlanner:
             "CREATE TEMP TABLE plan_open ON COMMIT DROP AS SELECT occ.id AS occ_id, occ.org_id, occ.due,"
             " ob.unit_code, CAST(ob.policy AS TEXT) AS policy_text, CAST(org.closures AS TEXT) AS closures_text,"
             f" org.language AS lang {tables} {where}", params)
-        # The join needs row counts and the few distinct values, not fine histograms: a sample of 3,000
-        # rows (ANALYZE's default reads 30,000: a tenth of the whole planning run at national scale).
-        self.connection.exec_driver_sql(f"SET LOCAL default_statistics_target = {STATISTICS_TARGET}")
-        self.connection.exec_driver_sql("ANALYZE plan_open")
-        self.connection.exec_driver_sql("SET LOCAL default_statistics_target TO DEFAULT")
+        analyze_sampled(self.connection, "plan_open")  # the join needs row counts and the few distinct values
         self.staged = True
         return max(0, int(created.rowcount))
 

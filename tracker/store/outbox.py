@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, cast
@@ -228,14 +228,10 @@ def cancel_done(session: Session, today: date, org_id: int | None = None, known_
         listed = table(known_open, column("occ_id"))
         elsewhere = or_(OutboxRow.occurrence_id.is_(None), OutboxRow.occurrence_id.not_in(select(listed.c.occ_id)))
         unknown = list(session.scalars(select(OutboxRow.id).where(*pending, elsewhere)))
-        return sum(_cancel_closed(session, today, [OutboxRow.id.in_(chunk), OutboxRow.status == "pending"])
-                   for chunk in _chunked(unknown, ID_CHUNK))
+        return sum(_cancel_closed(session, today, [OutboxRow.id.in_(unknown[start:start + ID_CHUNK]),
+                                                   OutboxRow.status == "pending"])
+                   for start in range(0, len(unknown), ID_CHUNK))
     return _cancel_closed(session, today, pending)
-
-
-def _chunked(ids: list[int], size: int) -> Iterator[list[int]]:
-    for start in range(0, len(ids), size):
-        yield ids[start:start + size]
 
 
 def _cancel_closed(session: Session, today: date, pending: list[ColumnElement[bool]]) -> int:
