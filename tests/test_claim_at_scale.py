@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+from bench.national_db import fill_history
 from config.loader import LoadResult
 from jobs import plan
 from tests.fixtures_reminders import AS_OF, sync_sample
@@ -82,16 +83,7 @@ def test_widening_a_claim_to_whole_days_reads_the_day_not_each_persons_history(p
             " recipient) AS n FROM outbox) p CROSS JOIN generate_series(1, %(history)s) g"
             " CROSS JOIN LATERAL (SELECT TIMESTAMP '2022-04-01' + g * INTERVAL '1 hour' AS at) t",
             {"history": HISTORY})
-        connection.exec_driver_sql(  # and other organisations' reminders: the outbox of a national service
-            "INSERT INTO outbox (key, kind, org_id, occurrence_id, stage, merged_stages, recipient, destination,"
-            " lang, status, attempts, send_after, next_attempt_at, created_at, sent_at, key_digest)"
-            " SELECT 'other:' || g, 'reminder', 1000 + g %% 500, 1000000000 - g, 'before-7', '', 'r',"
-            " 'line://U' || g, 'th', 'sent', 1, t.at, t.at, t.at, t.at, int4send(1000000000 - g) || decode(md5("
-            " 'other:' || g), 'hex')::bytea FROM generate_series(1, %(others)s) g"
-            " CROSS JOIN LATERAL (SELECT TIMESTAMP '2022-04-01' + g * INTERVAL '1 minute' AS at) t",
-            {"others": 50 * HISTORY})
-    with postgres_engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.exec_driver_sql("ANALYZE outbox")
+    fill_history(postgres_engine, 50 * HISTORY)  # and the country's: the outbox of a national service, analysed
     now = AS_OF.astimezone(UTC)
     day = datetime.combine(AS_OF.date(), time(0), tzinfo=BANGKOK)
     with Session(postgres_engine) as session:

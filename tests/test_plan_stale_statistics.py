@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+from bench.national_db import fill_history
 from config.loader import LoadResult
 from jobs import plan
 from tests.fixtures_reminders import AS_OF, sync_sample
@@ -88,16 +89,7 @@ def test_a_run_that_adds_many_reminders_leaves_statistics_that_count_them(
         postgres_engine: Engine, sample: LoadResult, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(plan, "ANALYZE_AFTER", 10)  # the sample's day has ~26; a national day ~110,000
     sync_sample(postgres_engine, sample)
-    with postgres_engine.begin() as connection:  # earlier months' reminders, all sent, analysed
-        connection.exec_driver_sql(
-            "INSERT INTO outbox (key, kind, org_id, occurrence_id, stage, merged_stages, recipient, destination,"
-            " lang, status, attempts, send_after, next_attempt_at, created_at, sent_at, key_digest)"
-            " SELECT 'old:' || g, 'reminder', 1, 2000000000 - g, 'before-7', '', 'r', 'line://U' || g, 'th', 'sent',"
-            " 1, t.at, t.at, t.at, t.at, int4send(2000000000 - g) || decode(md5('old:' || g), 'hex')::bytea"
-            " FROM generate_series(1, 5000) g CROSS JOIN LATERAL (SELECT TIMESTAMP '2022-04-01' + g * INTERVAL"
-            " '1 hour' AS at) t")
-    with postgres_engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.exec_driver_sql("ANALYZE outbox")
+    fill_history(postgres_engine, 5000)  # earlier months' reminders, all sent, analysed
     assert estimated_pending(postgres_engine) <= 1
     with session_scope(postgres_engine) as session:
         created = plan.plan(session, AS_OF, "makha").created
